@@ -1,0 +1,15 @@
+// Each CLI subcommand lives in its own file and registers itself here: it declares its usage on
+// the CLI11 app (so --help is the documentation) and sets `run` to what executes when chosen.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace voxir::cli {
+
+using CommandRun = std::function<int()>;
+
+void add_info_command(CLI::App& app, CommandRun& run);
+
+}  // namespace voxir::cli

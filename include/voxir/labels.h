@@ -1,0 +1,114 @@
+// voxir/labels.h: the TotalSegmentator class catalogue and per-slice label facts of a volume.
+//
+// The catalogue ships inside voxir (compiled in from data/labels/*.csv): the union of the v1
+// (104 classes) and v2 (117 classes) names, each with its v1 and v2 integer id (0 when absent
+// from that version), its category (organ, bone, muscle, vessel; empty for v2-only classes) and
+// its coarse region, one of our 29 (empty for v2-only classes). Versions are mapped by name.
+//
+// Slice facts are in canonical order (voxir/volume.h): slice 0 is the most inferior.
+#pragma once
+
+#include "voxir/volume.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace voxir {
+
+enum class LabelVersion { kV1, kV2 };
+
+struct ClassInfo {
+  int index = 0;         // position in ClassCatalog::classes()
+  std::string name;      // e.g. "vertebrae_L3"
+  int v1_id = 0;         // 1..104, 0 when not a v1 class
+  int v2_id = 0;         // 1..117, 0 when not a v2 class
+  std::string category;  // "organ", "bone", "muscle", "vessel"; "" for v2-only classes
+  std::string coarse;    // one of the 29 coarse regions; "" for v2-only classes
+};
+
+// Immutable after construction; safe to share between threads.
+class ClassCatalog {
+ public:
+  // The catalogue compiled into voxir.
+  [[nodiscard]] static const ClassCatalog& builtin();
+  // A catalogue from the two CSV files (same columns as data/labels/); lets a user swap the
+  // 104->29 mapping. Throws Error(kInvalidInput) naming the file and line of a bad row.
+  [[nodiscard]] static ClassCatalog from_csv(std::string_view v1_csv, std::string_view v2_csv);
+
+  // All classes: the 104 v1 classes in v1 id order, then the v2-only ones in v2 id order.
+  [[nodiscard]] std::span<const ClassInfo> classes() const { return classes_; }
+  // Classes of one version, in id order (104 for v1, 117 for v2).
+  [[nodiscard]] std::vector<const ClassInfo*> version_classes(LabelVersion version) const;
+  // The coarse regions in order of first appearance in the v1 list (29 by default).
+  [[nodiscard]] std::span<const std::string> coarse_regions() const { return coarse_; }
+  // Index into coarse_regions() of a class; -1 for v2-only classes.
+  [[nodiscard]] int coarse_index(int class_index) const { return coarse_of_[static_cast<std::size_t>(class_index)]; }
+
+  [[nodiscard]] const ClassInfo* find(std::string_view name) const;
+  // Throws Error(kNotFound) listing close names when `name` is unknown.
+  [[nodiscard]] const ClassInfo& at(std::string_view name) const;
+  [[nodiscard]] const ClassInfo* by_id(LabelVersion version, int id) const;
+
+ private:
+  std::vector<ClassInfo> classes_;
+  std::vector<std::string> coarse_;
+  std::vector<int> coarse_of_;
+};
+
+// Per-slice voxel counts of every catalogue class in one volume: the ground truth from which
+// presence and extents follow for any min_voxels.
+class SliceLabels {
+ public:
+  SliceLabels() = default;
+  SliceLabels(const ClassCatalog& catalog, std::int64_t num_slices);
+
+  [[nodiscard]] const ClassCatalog& catalog() const { return *catalog_; }
+  [[nodiscard]] std::int64_t num_slices() const { return num_slices_; }
+
+  // Voxels of class `class_index` on slice k.
+  [[nodiscard]] std::uint32_t count(int class_index, std::int64_t k) const {
+    return counts_[static_cast<std::size_t>(class_index * num_slices_ + k)];
+  }
+  void add(int class_index, std::int64_t k, std::uint32_t voxels) {
+    counts_[static_cast<std::size_t>(class_index * num_slices_ + k)] += voxels;
+  }
+
+  [[nodiscard]] bool present(int class_index, std::int64_t k, std::uint32_t min_voxels = 1) const {
+    return count(class_index, k) >= min_voxels;
+  }
+  // First and last slice on which the class is present; nullopt when it is on none.
+  [[nodiscard]] std::optional<std::array<std::int64_t, 2>> extent(int class_index,
+                                                                  std::uint32_t min_voxels = 1) const;
+  // A coarse region is present on a slice when any of its classes is (each judged alone with
+  // min_voxels).
+  [[nodiscard]] bool coarse_present(int coarse_index, std::int64_t k, std::uint32_t min_voxels = 1) const;
+  [[nodiscard]] std::optional<std::array<std::int64_t, 2>> coarse_extent(
+      int coarse_index, std::uint32_t min_voxels = 1) const;
+
+ private:
+  const ClassCatalog* catalog_ = nullptr;
+  std::int64_t num_slices_ = 0;
+  std::vector<std::uint32_t> counts_;  // [class][slice]
+};
+
+struct LabelReadOptions {
+  // Id scheme of a multilabel file. TotalSegmentator v2 is the current release; v1 files must
+  // say so. Ignored for a folder of per-class masks (classes are named by their file names).
+  LabelVersion multilabel_version = LabelVersion::kV2;
+  // Largest difference allowed between the label grid's affine and the CT's, in mm.
+  double affine_tolerance_mm = 1e-3;
+};
+
+// Reads labels for `ct`: a folder of per-class binary masks (<class>.nii.gz, names from the
+// catalogue; unknown names are an error) or one multilabel volume with class ids as values.
+// Each mask must lie on the CT's grid: dims equal and affine within tolerance; otherwise
+// Error(kInvalidInput) names the file and both grids.
+[[nodiscard]] SliceLabels read_labels(const std::filesystem::path& path, const Volume& ct,
+                                      const LabelReadOptions& options = {});
+
+}  // namespace voxir

@@ -1,0 +1,93 @@
+// voxir/volume.h: a CT volume in voxir's canonical voxel order, and how to read one.
+//
+// Voxel order contract (SPEC §1), fixed here and assumed everywhere else:
+//   * voxel (i, j, k) is stored at hu()[i + nx * (j + ny * k)]: i fastest, then j, then k;
+//   * canonical order is RAS+: i grows towards the patient's Right, j towards Anterior, k towards
+//     Superior. Slice k = 0 is the most inferior axial slice;
+//   * spacing() is the voxel size in mm along i, j, k;
+//   * affine() maps a canonical voxel index (i, j, k, 1) to RAS world coordinates in mm (the
+//     NIfTI convention). It is the source's own geometry, re-expressed for the canonical order;
+//   * values are Hounsfield units as float32, after the file's rescale (NIfTI scl_slope/scl_inter,
+//     DICOM RescaleSlope/RescaleIntercept) has been applied.
+// Whatever order a file stores (LPS, PIL, slices head-first...), readers bring it to this one by
+// permuting and flipping axes only: no interpolation happens, so values are never blurred. An
+// oblique source (axes not parallel to the RAS axes) is mapped to the nearest axis order, as
+// nibabel's as_closest_canonical does; affine() keeps the exact oblique geometry.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace voxir {
+
+using Vec3 = std::array<double, 3>;
+using Affine = std::array<std::array<double, 4>, 4>;  // row-major, last row 0 0 0 1
+using Dims = std::array<std::int64_t, 3>;
+
+class Volume {
+ public:
+  Volume() = default;
+  // Takes ownership of `hu`, which must hold dims[0]*dims[1]*dims[2] values in canonical order.
+  // `source_orientation` is the axis code of the file before reorientation, e.g. "LPS" or "RAS".
+  // Throws Error(kInternal) when hu.size() does not match dims.
+  Volume(Dims dims, Vec3 spacing, Affine affine, std::vector<float> hu,
+         std::string source_orientation);
+
+  [[nodiscard]] const Dims& dims() const noexcept { return dims_; }
+  [[nodiscard]] std::int64_t nx() const noexcept { return dims_[0]; }
+  [[nodiscard]] std::int64_t ny() const noexcept { return dims_[1]; }
+  [[nodiscard]] std::int64_t nz() const noexcept { return dims_[2]; }
+  [[nodiscard]] std::int64_t slice_size() const noexcept { return dims_[0] * dims_[1]; }
+  [[nodiscard]] const Vec3& spacing() const noexcept { return spacing_; }
+  [[nodiscard]] const Affine& affine() const noexcept { return affine_; }
+  [[nodiscard]] const std::string& source_orientation() const noexcept { return orientation_; }
+
+  [[nodiscard]] std::span<const float> hu() const noexcept { return hu_; }
+  [[nodiscard]] std::span<float> hu() noexcept { return hu_; }
+  // The axial slice k (0 = most inferior), nx*ny values, i fastest.
+  [[nodiscard]] std::span<const float> slice(std::int64_t k) const;
+  [[nodiscard]] float at(std::int64_t i, std::int64_t j, std::int64_t k) const {
+    return hu_[static_cast<std::size_t>(i + dims_[0] * (j + dims_[1] * k))];
+  }
+
+  // Smallest and largest HU value; {0, 0} for an empty volume.
+  [[nodiscard]] std::array<float, 2> hu_range() const;
+
+ private:
+  Dims dims_{0, 0, 0};
+  Vec3 spacing_{1, 1, 1};
+  Affine affine_{};
+  std::vector<float> hu_;
+  std::string orientation_;
+};
+
+struct ReadOptions {
+  // For a DICOM folder holding several series: the SeriesInstanceUID to read. Empty: the folder
+  // must hold exactly one series, else the error lists the series found.
+  std::string series_uid;
+  // DICOM series whose slice positions are unevenly spaced (missing slices, variable pitch) are
+  // refused unless this is set; then they are resampled linearly onto the smallest spacing found.
+  bool resample_uneven = false;
+};
+
+// Reads a CT volume: a NIfTI-1 or NIfTI-2 file (.nii or .nii.gz, told by its header, not its
+// name) or a folder holding a DICOM CT series. Returns it in canonical order (see above).
+// Throws Error naming the file and what is wrong: kNotFound, kInvalidInput (corrupt or truncated
+// file, absurd header), kUnsupported (datatype, tilted gantry, non-CT modality), kIo.
+[[nodiscard]] Volume read_volume(const std::filesystem::path& path, const ReadOptions& options = {});
+
+enum class NiftiDatatype { kUint8, kInt16, kFloat32 };
+
+// Writes `volume` as NIfTI-1 with its affine as sform and qform (code 1, scanner anatomical), in
+// canonical order. Values are rounded and clamped to the datatype. A path ending in .gz is
+// gzip-compressed. The file is written to a temporary name and renamed, so a failure never
+// leaves a half-written file under `path` (it is not fsynced: callers that need durability
+// across power loss sync the folder themselves). Throws Error(kIo) on failure.
+void write_nifti(const Volume& volume, const std::filesystem::path& path,
+                 NiftiDatatype datatype = NiftiDatatype::kInt16);
+
+}  // namespace voxir

@@ -1,0 +1,325 @@
+#include "io/nifti.h"
+
+#include "io/orientation.h"
+#include "util/file.h"
+#include "voxir/error.h"
+
+#include <libdeflate.h>
+#include <nifti/nifti2_io.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+
+namespace voxir::io {
+namespace {
+
+constexpr std::size_t kNifti1HeaderSize = 348;
+constexpr std::size_t kNifti2HeaderSize = 540;
+// A CT volume larger than this is certainly a corrupt header, not a scan (e.g. 2048^3 int16 is
+// 16 GiB); refusing early avoids allocating garbage sizes.
+constexpr std::uint64_t kMaxVoxelBytes = 16ULL << 30;
+constexpr std::int64_t kMaxDim = 1 << 16;
+
+bool is_gzip(std::span<const std::uint8_t> bytes) {
+  return bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
+}
+
+// Inflates the first `want` bytes of a gzip stream (enough for a header), or fewer if it ends.
+std::vector<std::uint8_t> inflate_prefix(std::span<const std::uint8_t> gz, std::size_t want,
+                                         const std::filesystem::path& path) {
+  std::vector<std::uint8_t> out(want);
+  z_stream zs{};
+  if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) fail(ErrorKind::kInternal, "zlib init failed");
+  zs.next_in = const_cast<Bytef*>(gz.data());
+  zs.avail_in = static_cast<uInt>(std::min<std::size_t>(gz.size(), std::numeric_limits<uInt>::max()));
+  zs.next_out = out.data();
+  zs.avail_out = static_cast<uInt>(want);
+  const int rc = inflate(&zs, Z_SYNC_FLUSH);
+  const std::size_t got = want - zs.avail_out;
+  const std::string msg = zs.msg != nullptr ? zs.msg : "";
+  inflateEnd(&zs);
+  if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+    fail(ErrorKind::kInvalidInput, "{}: corrupt gzip data at the start of the file ({})",
+         path.string(), msg.empty() ? "zlib error " + std::to_string(rc) : msg);
+  }
+  out.resize(got);
+  return out;
+}
+
+struct NiftiImageDeleter {
+  void operator()(nifti_image* nim) const { nifti_image_free(nim); }
+};
+using NiftiImagePtr = std::unique_ptr<nifti_image, NiftiImageDeleter>;
+
+// Parses and validates the header held at the start of `bytes` (decompressed).
+NiftiImagePtr parse_header(std::span<const std::uint8_t> bytes, const std::filesystem::path& path) {
+  if (bytes.size() < kNifti1HeaderSize) {
+    fail(ErrorKind::kInvalidInput, "{}: file too short for a NIfTI header ({} bytes, expected at least {})",
+         path.string(), bytes.size(), kNifti1HeaderSize);
+  }
+  const int version = nifti_header_version(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  nifti_image* nim = nullptr;
+  if (version == 1) {
+    nifti_1_header hdr;
+    std::memcpy(&hdr, bytes.data(), sizeof hdr);
+    nim = nifti_convert_n1hdr2nim(hdr, nullptr);
+  } else if (version == 2) {
+    if (bytes.size() < kNifti2HeaderSize) {
+      fail(ErrorKind::kInvalidInput, "{}: file too short for a NIfTI-2 header ({} bytes, expected {})",
+           path.string(), bytes.size(), kNifti2HeaderSize);
+    }
+    nifti_2_header hdr;
+    std::memcpy(&hdr, bytes.data(), sizeof hdr);
+    nim = nifti_convert_n2hdr2nim(hdr, nullptr);
+  } else {
+    std::string magic;
+    for (std::size_t i = 344; i < 348 && bytes[i] != 0; ++i) {
+      magic += std::isprint(bytes[i]) != 0 ? static_cast<char>(bytes[i]) : '?';
+    }
+    fail(ErrorKind::kInvalidInput,
+         "{}: not a NIfTI file (magic '{}', expected 'n+1', 'ni1', 'n+2' or 'ni2' with header size "
+         "348 or 540)",
+         path.string(), magic);
+  }
+  if (nim == nullptr) {
+    fail(ErrorKind::kInvalidInput, "{}: NIfTI-{} header is invalid (nifti_clib rejected it)",
+         path.string(), version);
+  }
+  return NiftiImagePtr(nim);
+}
+
+void check_geometry(const nifti_image& nim, const std::filesystem::path& path) {
+  const std::int64_t dims[3] = {nim.nx, nim.ny, nim.nz};
+  for (int a = 0; a < 3; ++a) {
+    if (dims[a] < 1 || dims[a] > kMaxDim) {
+      fail(ErrorKind::kInvalidInput, "{}: absurd dimension {} = {} (expected 1..{})", path.string(),
+           "xyz"[a], dims[a], kMaxDim);
+    }
+  }
+  for (int d = 4; d <= nim.ndim && d <= 7; ++d) {
+    if (nim.dim[d] > 1) {
+      fail(ErrorKind::kUnsupported, "{}: a {}-D image with dim[{}] = {}; expected one 3-D volume",
+           path.string(), nim.ndim, d, nim.dim[d]);
+    }
+  }
+  const std::uint64_t bytes = static_cast<std::uint64_t>(nim.nx * nim.ny * nim.nz) *
+                              static_cast<std::uint64_t>(nim.nbyper);
+  if (bytes > kMaxVoxelBytes) {
+    fail(ErrorKind::kInvalidInput, "{}: absurd size {}x{}x{} of {} bytes per voxel (over {} GiB)",
+         path.string(), nim.nx, nim.ny, nim.nz, nim.nbyper, kMaxVoxelBytes >> 30);
+  }
+}
+
+Affine best_affine(const nifti_image& nim) {
+  Affine a{};
+  const nifti_dmat44* m = nim.sform_code > 0 ? &nim.sto_xyz : nim.qform_code > 0 ? &nim.qto_xyz : nullptr;
+  if (m == nullptr) {
+    // NIfTI "method 1": no orientation information; pixdim scaling in the file's own order.
+    a[0][0] = nim.dx > 0 ? nim.dx : 1.0;
+    a[1][1] = nim.dy > 0 ? nim.dy : 1.0;
+    a[2][2] = nim.dz > 0 ? nim.dz : 1.0;
+  } else {
+    for (int r = 0; r < 4; ++r)
+      for (int c = 0; c < 4; ++c) a[r][c] = m->m[r][c];
+  }
+  a[3] = {0, 0, 0, 1};
+  return a;
+}
+
+template <typename T>
+void convert(const std::uint8_t* data, const Dims& dims, const AxisMap& map, double slope,
+             double inter, float* out) {
+  reorient_to_float(reinterpret_cast<const T*>(data), dims, map, slope, inter, out);
+}
+
+// Decompresses the whole gzip file into a buffer of exactly `expected` bytes or more.
+std::vector<std::uint8_t> gunzip_all(std::span<const std::uint8_t> gz, std::size_t expected,
+                                     const std::filesystem::path& path) {
+  std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> dec(
+      libdeflate_alloc_decompressor(), libdeflate_free_decompressor);
+  if (!dec) fail(ErrorKind::kInternal, "out of memory allocating a decompressor");
+  std::vector<std::uint8_t> out;
+  std::size_t in_pos = 0;
+  // A .gz may hold several members; each is decompressed in turn. The size of a member comes
+  // from its trailer (ISIZE, mod 2^32) but is only trusted within what the header promised.
+  while (in_pos < gz.size()) {
+    const auto member = gz.subspan(in_pos);
+    if (!is_gzip(member)) {
+      if (out.size() >= expected) break;  // trailing garbage after a complete image: tolerated
+      fail(ErrorKind::kInvalidInput, "{}: corrupt gzip data after {} decompressed bytes", path.string(),
+           out.size());
+    }
+    const std::size_t want = expected > out.size() ? expected - out.size() : 0;
+    std::size_t capacity = want + 4096;
+    for (;;) {
+      const std::size_t offset = out.size();
+      out.resize(offset + capacity);
+      std::size_t in_used = 0;
+      std::size_t produced = 0;
+      const auto rc = libdeflate_gzip_decompress_ex(dec.get(), member.data(), member.size(),
+                                                    out.data() + offset, capacity, &in_used, &produced);
+      if (rc == LIBDEFLATE_SUCCESS) {
+        out.resize(offset + produced);
+        in_pos += in_used;
+        break;
+      }
+      out.resize(offset);
+      if (rc == LIBDEFLATE_INSUFFICIENT_SPACE && capacity < (std::size_t{1} << 36)) {
+        capacity *= 2;
+        continue;
+      }
+      fail(ErrorKind::kInvalidInput,
+           "{}: gzip data is truncated or corrupt (decompression failed; {} bytes of image data "
+           "expected)",
+           path.string(), expected);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool looks_like_nifti(const std::filesystem::path& path) {
+  const auto head = read_file_prefix(path, kNifti2HeaderSize);
+  if (is_gzip(head)) return true;
+  return head.size() >= kNifti1HeaderSize &&
+         nifti_header_version(reinterpret_cast<const char*>(head.data()), head.size()) >= 1;
+}
+
+Volume read_nifti(const std::filesystem::path& path) {
+  nifti_set_debug_level(0);  // errors are reported by voxir, not printed by the library
+  const std::vector<std::uint8_t> file = read_file(path);
+  const bool gz = is_gzip(file);
+  const std::vector<std::uint8_t> head = gz ? inflate_prefix(file, kNifti2HeaderSize, path)
+                                            : std::vector<std::uint8_t>();
+  const std::span<const std::uint8_t> header_bytes = gz ? std::span<const std::uint8_t>(head)
+                                                        : std::span<const std::uint8_t>(file);
+  const NiftiImagePtr nim = parse_header(header_bytes, path);
+  check_geometry(*nim, path);
+
+  const std::size_t data_bytes = static_cast<std::size_t>(nim->nvox) * static_cast<std::size_t>(nim->nbyper);
+  const auto offset = static_cast<std::size_t>(nim->iname_offset);
+  std::vector<std::uint8_t> inflated;
+  if (gz) inflated = gunzip_all(file, offset + data_bytes, path);
+  const std::vector<std::uint8_t>& raw = gz ? inflated : file;
+  if (raw.size() < offset + data_bytes) {
+    fail(ErrorKind::kInvalidInput, "{}: truncated: {} bytes of image data, expected {} ({}x{}x{} {})",
+         path.string(), raw.size() > offset ? raw.size() - offset : 0, data_bytes, nim->nx, nim->ny,
+         nim->nz, nifti_datatype_string(nim->datatype));
+  }
+  std::uint8_t* data = const_cast<std::uint8_t*>(raw.data()) + offset;
+  int nbyper = 0;
+  int swapsize = 0;
+  nifti_datatype_sizes(nim->datatype, &nbyper, &swapsize);
+  if (nim->byteorder != nifti_short_order() && swapsize > 1) {
+    nifti_swap_Nbytes(nim->nvox, swapsize, data);
+  }
+
+  const Affine source_affine = best_affine(*nim);
+  const Dims source_dims{nim->nx, nim->ny, nim->nz};
+  const AxisMap map = with_context(path.string(), [&] { return closest_canonical(source_affine); });
+  const bool scaled = nim->scl_slope != 0.0 && std::isfinite(nim->scl_slope) && std::isfinite(nim->scl_inter);
+  const double slope = scaled ? nim->scl_slope : 1.0;
+  const double inter = scaled ? nim->scl_inter : 0.0;
+
+  std::vector<float> hu(static_cast<std::size_t>(nim->nvox));
+  switch (nim->datatype) {
+    case DT_UINT8: convert<std::uint8_t>(data, source_dims, map, slope, inter, hu.data()); break;
+    case DT_INT8: convert<std::int8_t>(data, source_dims, map, slope, inter, hu.data()); break;
+    case DT_INT16: convert<std::int16_t>(data, source_dims, map, slope, inter, hu.data()); break;
+    case DT_UINT16: convert<std::uint16_t>(data, source_dims, map, slope, inter, hu.data()); break;
+    case DT_INT32: convert<std::int32_t>(data, source_dims, map, slope, inter, hu.data()); break;
+    case DT_UINT32: convert<std::uint32_t>(data, source_dims, map, slope, inter, hu.data()); break;
+    case DT_INT64: convert<std::int64_t>(data, source_dims, map, slope, inter, hu.data()); break;
+    case DT_UINT64: convert<std::uint64_t>(data, source_dims, map, slope, inter, hu.data()); break;
+    case DT_FLOAT32: convert<float>(data, source_dims, map, slope, inter, hu.data()); break;
+    case DT_FLOAT64: convert<double>(data, source_dims, map, slope, inter, hu.data()); break;
+    default:
+      fail(ErrorKind::kUnsupported,
+           "{}: datatype {} is not supported (expected an integer or float32/float64 scalar type)",
+           path.string(), nifti_datatype_string(nim->datatype));
+  }
+  return Volume(canonical_dims(source_dims, map), canonical_spacing(source_affine, map),
+                canonical_affine(source_affine, source_dims, map), std::move(hu),
+                axis_codes(source_affine));
+}
+
+}  // namespace voxir::io
+
+namespace voxir {
+namespace {
+
+template <typename T>
+void quantize(std::span<const float> in, std::uint8_t* out) {
+  constexpr double lo = static_cast<double>(std::numeric_limits<T>::lowest());
+  constexpr double hi = static_cast<double>(std::numeric_limits<T>::max());
+  T* dst = reinterpret_cast<T*>(out);
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    double v = std::is_integral_v<T> ? std::nearbyint(static_cast<double>(in[i])) : in[i];
+    dst[i] = static_cast<T>(std::clamp(v, lo, hi));
+  }
+}
+
+}  // namespace
+
+void write_nifti(const Volume& volume, const std::filesystem::path& path, NiftiDatatype datatype) {
+  const int dt = datatype == NiftiDatatype::kUint8   ? DT_UINT8
+                 : datatype == NiftiDatatype::kInt16 ? DT_INT16
+                                                     : DT_FLOAT32;
+  const std::int64_t dims[8] = {3, volume.nx(), volume.ny(), volume.nz(), 1, 1, 1, 1};
+  std::unique_ptr<nifti_image, void (*)(nifti_image*)> nim(nifti_make_new_nim(dims, dt, 0),
+                                                           nifti_image_free);
+  if (!nim) fail(ErrorKind::kInternal, "nifti_make_new_nim failed for {}", path.string());
+  nim->dx = nim->pixdim[1] = volume.spacing()[0];
+  nim->dy = nim->pixdim[2] = volume.spacing()[1];
+  nim->dz = nim->pixdim[3] = volume.spacing()[2];
+  nim->xyz_units = NIFTI_UNITS_MM;
+  nim->sform_code = NIFTI_XFORM_SCANNER_ANAT;
+  nim->qform_code = NIFTI_XFORM_SCANNER_ANAT;
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < 4; ++c) nim->sto_xyz.m[r][c] = volume.affine()[r][c];
+  double dx = 0;
+  double dy = 0;
+  double dz = 0;
+  nifti_dmat44_to_quatern(nim->sto_xyz, &nim->quatern_b, &nim->quatern_c, &nim->quatern_d,
+                          &nim->qoffset_x, &nim->qoffset_y, &nim->qoffset_z, &dx, &dy, &dz,
+                          &nim->qfac);
+  nifti_1_header hdr;
+  if (nifti_convert_nim2n1hdr(nim.get(), &hdr) != 0) {
+    fail(ErrorKind::kInternal, "could not build a NIfTI-1 header for {}", path.string());
+  }
+  std::memcpy(hdr.magic, "n+1\0", 4);
+  hdr.vox_offset = 352;
+
+  const std::size_t nvox = volume.hu().size();
+  const std::size_t bytes_per = dt == DT_UINT8 ? 1 : dt == DT_INT16 ? 2 : 4;
+  std::vector<std::uint8_t> raw(352 + nvox * bytes_per, 0);
+  std::memcpy(raw.data(), &hdr, sizeof hdr);
+  std::uint8_t* data = raw.data() + 352;
+  switch (datatype) {
+    case NiftiDatatype::kUint8: quantize<std::uint8_t>(volume.hu(), data); break;
+    case NiftiDatatype::kInt16: quantize<std::int16_t>(volume.hu(), data); break;
+    case NiftiDatatype::kFloat32: quantize<float>(volume.hu(), data); break;
+  }
+
+  const std::string name = path.filename().string();
+  if (name.size() > 3 && name.ends_with(".gz")) {
+    // Level 6 is the zlib default: files compress as gzip users expect, libdeflate is ~2x faster.
+    std::unique_ptr<libdeflate_compressor, void (*)(libdeflate_compressor*)> comp(
+        libdeflate_alloc_compressor(6), libdeflate_free_compressor);
+    std::vector<std::uint8_t> gz(libdeflate_gzip_compress_bound(comp.get(), raw.size()));
+    const std::size_t n = libdeflate_gzip_compress(comp.get(), raw.data(), raw.size(), gz.data(), gz.size());
+    if (n == 0) fail(ErrorKind::kInternal, "gzip compression failed for {}", path.string());
+    gz.resize(n);
+    write_file_atomic(path, gz, /*sync=*/false);
+  } else {
+    write_file_atomic(path, raw, /*sync=*/false);
+  }
+}
+
+}  // namespace voxir

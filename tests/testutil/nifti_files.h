@@ -1,0 +1,26 @@
+// Writes NIfTI files of any datatype, version and orientation through nifti_clib directly, so
+// tests can feed the reader files that voxir's own writer never produces.
+#pragma once
+
+#include "voxir/volume.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <vector>
+
+namespace voxir::testing {
+
+struct RawNifti {
+  Dims dims{4, 3, 2};
+  int datatype = 4;             // NIfTI DT_* code (4 = int16)
+  int version = 1;              // 1 or 2
+  Affine affine{{{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}}};
+  double scl_slope = 0;         // 0: no scaling
+  double scl_inter = 0;
+  std::vector<double> values;   // file order, x fastest; converted to `datatype`
+};
+
+// Writes `raw` to `path` (.nii or .nii.gz); throws std::runtime_error on failure.
+void write_raw_nifti(const std::filesystem::path& path, const RawNifti& raw);
+
+}  // namespace voxir::testing
