@@ -15,5 +15,6 @@ function(voxir_embed_files out ns)
     OUTPUT "${out}"
     COMMAND ${CMAKE_COMMAND} "-DOUT=${out}" "-DNS=${ns}" "-DPAIRS=${pairs_arg}" -P "${script}"
     DEPENDS ${deps} "${script}"
-    COMMENT "Embedding data files into ${out}")
+    COMMENT "Embedding data files into ${out}"
+    VERBATIM)
 endfunction()

@@ -48,6 +48,8 @@ class ClassCatalog {
   [[nodiscard]] std::span<const std::string> coarse_regions() const { return coarse_; }
   // Index into coarse_regions() of a class; -1 for v2-only classes.
   [[nodiscard]] int coarse_index(int class_index) const { return coarse_of_[static_cast<std::size_t>(class_index)]; }
+  // Index of a coarse region by name; -1 when unknown.
+  [[nodiscard]] int coarse_index(std::string_view region) const;
 
   [[nodiscard]] const ClassInfo* find(std::string_view name) const;
   // Throws Error(kNotFound) listing close names when `name` is unknown.
@@ -97,18 +99,25 @@ class SliceLabels {
 };
 
 struct LabelReadOptions {
-  // Id scheme of a multilabel file. TotalSegmentator v2 is the current release; v1 files must
-  // say so. Ignored for a folder of per-class masks (classes are named by their file names).
-  LabelVersion multilabel_version = LabelVersion::kV2;
-  // Largest difference allowed between the label grid's affine and the CT's, in mm.
+  // Id scheme of a multilabel file. A file that carries its own label table (TotalSegmentator v2
+  // writes one as a NIfTI header extension) is read by that table's names and this is ignored.
+  // A file without a table needs it: nullopt then fails with a message asking for it, because
+  // v1 and v2 ids differ and a wrong guess would give plausible but wrong names.
+  std::optional<LabelVersion> multilabel_version;
+  // Largest difference allowed between the label grid's voxel positions and the CT's, in mm.
   double affine_tolerance_mm = 1e-3;
 };
 
-// Reads labels for `ct`: a folder of per-class binary masks (<class>.nii.gz, names from the
-// catalogue; unknown names are an error) or one multilabel volume with class ids as values.
-// Each mask must lie on the CT's grid: dims equal and affine within tolerance; otherwise
-// Error(kInvalidInput) names the file and both grids.
+// Reads labels for `ct`: a folder of per-class binary masks (<class>.nii or .nii.gz named after a
+// catalogue class, v1 or v2; a voxel belongs to the class when its value is > 0.5) or one
+// multilabel volume whose values are class ids (see LabelReadOptions::multilabel_version).
+// Every label grid must match the CT's (dims equal, affine within tolerance); otherwise
+// Error(kInvalidInput) names the file and both grids. A multilabel value that is not an id of
+// that version is an error naming the value. In a folder, NIfTI files whose names are not
+// classes (e.g. ct.nii.gz beside the masks) are skipped and listed in `skipped`; a folder
+// without any class file is Error(kNotFound). Files are read on all cores.
 [[nodiscard]] SliceLabels read_labels(const std::filesystem::path& path, const Volume& ct,
-                                      const LabelReadOptions& options = {});
+                                      const LabelReadOptions& options = {},
+                                      std::vector<std::string>* skipped = nullptr);
 
 }  // namespace voxir

@@ -182,6 +182,30 @@ std::vector<std::uint8_t> gunzip_all(std::span<const std::uint8_t> gz, std::size
   return out;
 }
 
+// Extensions follow the header: a 4-byte extender whose first byte says whether any follow, then
+// records of (esize, ecode, esize - 8 bytes of data) up to the voxel offset.
+std::vector<NiftiExtension> parse_extensions(std::span<const std::uint8_t> raw, std::size_t header_size,
+                                             std::size_t vox_offset, bool swapped) {
+  std::vector<NiftiExtension> out;
+  std::size_t pos = header_size + 4;
+  if (raw.size() < pos || raw[header_size] == 0) return out;
+  const auto read_int = [&](std::size_t at) {
+    std::int32_t v = 0;
+    std::memcpy(&v, raw.data() + at, 4);
+    if (swapped) nifti_swap_4bytes(1, &v);
+    return v;
+  };
+  while (pos + 8 <= vox_offset && pos + 8 <= raw.size()) {
+    const std::int32_t esize = read_int(pos);
+    const std::int32_t ecode = read_int(pos + 4);
+    if (esize < 8 || pos + static_cast<std::size_t>(esize) > vox_offset) break;  // malformed: stop, data is still valid
+    out.push_back({ecode, std::string(reinterpret_cast<const char*>(raw.data() + pos + 8),
+                                      static_cast<std::size_t>(esize) - 8)});
+    pos += static_cast<std::size_t>(esize);
+  }
+  return out;
+}
+
 }  // namespace
 
 bool looks_like_nifti(const std::filesystem::path& path) {
@@ -191,7 +215,7 @@ bool looks_like_nifti(const std::filesystem::path& path) {
          nifti_header_version(reinterpret_cast<const char*>(head.data()), head.size()) >= 1;
 }
 
-Volume read_nifti(const std::filesystem::path& path) {
+Volume read_nifti(const std::filesystem::path& path, std::vector<NiftiExtension>* extensions) {
   nifti_set_debug_level(0);  // errors are reported by voxir, not printed by the library
   const std::vector<std::uint8_t> file = read_file(path);
   const bool gz = is_gzip(file);
@@ -212,6 +236,7 @@ Volume read_nifti(const std::filesystem::path& path) {
          path.string(), raw.size() > offset ? raw.size() - offset : 0, data_bytes, nim->nx, nim->ny,
          nim->nz, nifti_datatype_string(nim->datatype));
   }
+  if (extensions != nullptr) *extensions = parse_extensions(raw, nim->nifti_type >= NIFTI_FTYPE_NIFTI2_1 ? kNifti2HeaderSize : kNifti1HeaderSize, offset, nim->byteorder != nifti_short_order());
   std::uint8_t* data = const_cast<std::uint8_t*>(raw.data()) + offset;
   int nbyper = 0;
   int swapsize = 0;

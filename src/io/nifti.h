@@ -4,13 +4,24 @@
 #include "voxir/volume.h"
 
 #include <filesystem>
+#include <string>
+#include <vector>
 
 namespace voxir::io {
 
 // True when the first bytes of `path` are a gzip stream or a NIfTI-1/-2 header.
 [[nodiscard]] bool looks_like_nifti(const std::filesystem::path& path);
 
-// Reads a NIfTI file into canonical order. Errors name the file (see read_volume).
-[[nodiscard]] Volume read_nifti(const std::filesystem::path& path);
+// A header extension (NIfTI-1 §extension): its code and raw bytes.
+struct NiftiExtension {
+  int code = 0;
+  std::string data;
+};
+
+// Reads a NIfTI file into canonical order. Errors name the file (see read_volume). With
+// `extensions`, the header extensions are returned too (e.g. the label table that
+// TotalSegmentator v2 stores in its multilabel files).
+[[nodiscard]] Volume read_nifti(const std::filesystem::path& path,
+                                std::vector<NiftiExtension>* extensions = nullptr);
 
 }  // namespace voxir::io

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <string>
@@ -52,6 +53,53 @@ TEST(Cli, InfoJsonOnRealSample) {
   EXPECT_EQ(j["orientation"], "RAS");
   EXPECT_NEAR(j["spacing"][2].get<double>(), 3.0, 1e-3);
   EXPECT_LE(j["hu_range"][0].get<double>(), -1000);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Cli, InfoWithLabelsGivesExtentsInCanonicalOrder) {
+  VOXIR_REQUIRE_SHARED_DATA(data);
+  const std::string ct = (data / "ct/ts-mini/s0001/ct.nii.gz").string();
+  const CliRun folder = run_voxir("info --json " + ct + " --labels " + (data / "ct/ts-mini/s0001/segmentations").string());
+  ASSERT_EQ(folder.code, 0) << folder.out;
+  const auto j = nlohmann::json::parse(folder.out);
+  EXPECT_EQ(j["labels"]["liver"], nlohmann::json::array({70, 111}));
+  EXPECT_EQ(j["labels"]["urinary_bladder"], nlohmann::json::array({4, 32}));
+  EXPECT_EQ(j["labels"].size(), 59U);
+  EXPECT_FALSE(j["labels"].contains("brain"));
+  // Coarse: left and right kidneys merge into "kidney".
+  const auto kl = j["labels"]["kidney_left"];
+  const auto kr = j["labels"]["kidney_right"];
+  EXPECT_EQ(j["coarse"]["kidney"][0], std::min(kl[0].get<int>(), kr[0].get<int>()));
+  EXPECT_EQ(j["coarse"]["kidney"][1], std::max(kl[1].get<int>(), kr[1].get<int>()));
+
+  const CliRun v1 = run_voxir("info --json " + ct + " --label-ids v1 --labels " +
+                              (data / "ct/ts-example-multilabel/example_seg_v1.nii.gz").string());
+  ASSERT_EQ(v1.code, 0) << v1.out;
+  EXPECT_EQ(nlohmann::json::parse(v1.out)["labels"], j["labels"]);
+
+  // Without --label-ids a table-less multilabel file is refused rather than guessed at.
+  const CliRun unsure = run_voxir("info " + ct + " --labels " +
+                                  (data / "ct/ts-example-multilabel/example_seg_v1.nii.gz").string());
+  EXPECT_EQ(unsure.code, 2) << unsure.out;
+  EXPECT_NE(unsure.out.find("without a label table"), std::string::npos) << unsure.out;
+  // The v2 file carries a label table: no --label-ids needed.
+  const CliRun v2 = run_voxir("info --json " + ct + " --labels " +
+                              (data / "ct/ts-example-multilabel/example_seg_v2.nii.gz").string());
+  ASSERT_EQ(v2.code, 0) << v2.out;
+  EXPECT_TRUE(nlohmann::json::parse(v2.out)["labels"].contains("liver"));
+  EXPECT_EQ(run_voxir("info " + ct + " --label-ids v3 --labels x").code, 2);
+}
+
+TEST(Cli, InfoWithMismatchedLabelsFails) {
+  VOXIR_REQUIRE_SHARED_DATA(data);
+  const CliRun r = run_voxir("info " + (data / "ct/ts-mini/s0001/ct.nii.gz").string() + " --labels " +
+                             (data / "ct/ts-thorax-cta/aorta/aorta.nii.gz").string());
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_NE(r.out.find("aorta.nii.gz"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("does not match the CT grid"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -1,0 +1,170 @@
+#include "io/nifti.h"
+#include "util/parallel.h"
+#include "voxir/error.h"
+#include "voxir/labels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+
+namespace voxir {
+namespace {
+
+std::string grid_string(const Volume& v) {
+  return fmt::format("{}x{}x{} at {:.4g}x{:.4g}x{:.4g} mm, origin ({:.2f}, {:.2f}, {:.2f})", v.nx(), v.ny(),
+                     v.nz(), v.spacing()[0], v.spacing()[1], v.spacing()[2], v.affine()[0][3],
+                     v.affine()[1][3], v.affine()[2][3]);
+}
+
+void check_same_grid(const Volume& labels, const Volume& ct, double tolerance,
+                     const std::filesystem::path& path) {
+  if (labels.dims() != ct.dims()) {
+    fail(ErrorKind::kInvalidInput, "{}: label grid {} does not match the CT grid {} (dimensions differ)",
+         path.string(), grid_string(labels), grid_string(ct));
+  }
+  double worst = 0;
+  for (int r = 0; r < 3; ++r) {
+    // Compare where the grids put the corners, in mm, so rotations and spacings are weighed alike.
+    worst = std::max(worst, std::abs(labels.affine()[r][3] - ct.affine()[r][3]));
+    for (int c = 0; c < 3; ++c) {
+      const double extent = static_cast<double>(ct.dims()[static_cast<std::size_t>(c)] - 1);
+      worst = std::max(worst, std::abs(labels.affine()[r][c] - ct.affine()[r][c]) * extent);
+    }
+  }
+  if (worst > tolerance) {
+    fail(ErrorKind::kInvalidInput,
+         "{}: label grid {} does not match the CT grid {} (voxel positions differ by up to {:.3g} mm, "
+         "tolerance {:.3g} mm)",
+         path.string(), grid_string(labels), grid_string(ct), worst, tolerance);
+  }
+}
+
+std::string class_name_of(const std::filesystem::path& file) {
+  std::string name = file.filename().string();
+  for (const std::string_view ext : {".nii.gz", ".nii"}) {
+    if (name.size() > ext.size() && name.ends_with(ext)) return name.substr(0, name.size() - ext.size());
+  }
+  return {};
+}
+
+SliceLabels read_mask_folder(const std::filesystem::path& folder, const Volume& ct,
+                             const LabelReadOptions& options, std::vector<std::string>* skipped) {
+  const ClassCatalog& catalog = ClassCatalog::builtin();
+  std::vector<std::pair<std::filesystem::path, int>> files;
+  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
+    const std::string name = class_name_of(entry.path());
+    if (name.empty()) continue;
+    if (const ClassInfo* c = catalog.find(name)) {
+      files.emplace_back(entry.path(), c->index);
+    } else if (skipped != nullptr) {
+      skipped->push_back(entry.path().filename().string());
+    }
+  }
+  if (files.empty()) {
+    fail(ErrorKind::kNotFound, "{}: no mask file named after a TotalSegmentator class (<class>.nii.gz)",
+         folder.string());
+  }
+  std::sort(files.begin(), files.end());
+  SliceLabels labels(catalog, ct.nz());
+  std::mutex mutex;
+  parallel_for(files.size(), [&](std::size_t f) {
+    const auto& [path, class_index] = files[f];
+    const Volume mask = read_volume(path);
+    check_same_grid(mask, ct, options.affine_tolerance_mm, path);
+    std::vector<std::uint32_t> per_slice(static_cast<std::size_t>(ct.nz()), 0);
+    for (std::int64_t k = 0; k < ct.nz(); ++k) {
+      const auto s = mask.slice(k);
+      per_slice[static_cast<std::size_t>(k)] =
+          static_cast<std::uint32_t>(std::count_if(s.begin(), s.end(), [](float v) { return v > 0.5f; }));
+    }
+    const std::lock_guard lock(mutex);
+    for (std::int64_t k = 0; k < ct.nz(); ++k) labels.add(class_index, k, per_slice[static_cast<std::size_t>(k)]);
+  });
+  return labels;
+}
+
+// The label table TotalSegmentator v2 stores in a CaretExtension (XML) header extension:
+// <Label Key="5" ...><![CDATA[liver]]></Label>. Returns id -> class index; empty when absent.
+std::map<int, int> label_table(const std::vector<io::NiftiExtension>& extensions, const std::filesystem::path& file) {
+  std::map<int, int> table;
+  const ClassCatalog& catalog = ClassCatalog::builtin();
+  for (const auto& ext : extensions) {
+    const std::string& xml = ext.data;
+    if (xml.find("<LabelTable>") == std::string::npos) continue;
+    for (std::size_t pos = xml.find("<Label "); pos != std::string::npos; pos = xml.find("<Label ", pos + 1)) {
+      const std::size_t key = xml.find("Key=\"", pos);
+      const std::size_t cdata = xml.find("<![CDATA[", pos);
+      const std::size_t cdata_end = cdata == std::string::npos ? cdata : xml.find("]]>", cdata);
+      if (key == std::string::npos || cdata_end == std::string::npos) break;
+      const int id = std::atoi(xml.c_str() + key + 5);
+      const std::string name = xml.substr(cdata + 9, cdata_end - cdata - 9);
+      if (id <= 0) continue;
+      const ClassInfo* c = catalog.find(name);
+      if (c == nullptr) {
+        fail(ErrorKind::kInvalidInput, "{}: label table names '{}' (id {}), which is not a TotalSegmentator class",
+             file.string(), name, id);
+      }
+      table[id] = c->index;
+    }
+  }
+  return table;
+}
+
+SliceLabels read_multilabel(const std::filesystem::path& file, const Volume& ct, const LabelReadOptions& options) {
+  const ClassCatalog& catalog = ClassCatalog::builtin();
+  std::vector<io::NiftiExtension> extensions;
+  const Volume seg = io::read_nifti(file, &extensions);
+  check_same_grid(seg, ct, options.affine_tolerance_mm, file);
+  const std::map<int, int> table = label_table(extensions, file);
+  std::string scheme = "label table of the file";
+  std::vector<int> class_of_id;
+  if (!table.empty()) {
+    class_of_id.assign(static_cast<std::size_t>(table.rbegin()->first) + 1, -1);
+    for (const auto& [id, index] : table) class_of_id[static_cast<std::size_t>(id)] = index;
+  } else if (options.multilabel_version) {
+    const auto classes = catalog.version_classes(*options.multilabel_version);
+    class_of_id.assign(classes.size() + 1, -1);
+    for (std::size_t i = 0; i < classes.size(); ++i) class_of_id[i + 1] = classes[i]->index;
+    scheme = *options.multilabel_version == LabelVersion::kV1 ? "TotalSegmentator v1 ids" : "TotalSegmentator v2 ids";
+  } else {
+    fail(ErrorKind::kUsage,
+         "{}: a multilabel file without a label table; say which id scheme it uses (TotalSegmentator v1 or "
+         "v2: ids differ between them)", file.string());
+  }
+  SliceLabels labels(catalog, ct.nz());
+  std::vector<std::uint32_t> hist(class_of_id.size());
+  for (std::int64_t k = 0; k < seg.nz(); ++k) {
+    std::fill(hist.begin(), hist.end(), 0);
+    for (const float v : seg.slice(k)) {
+      if (v == 0.0f) continue;
+      const float id = std::nearbyint(v);
+      if (id != v || id < 0 || id >= static_cast<float>(class_of_id.size()) ||
+          class_of_id[static_cast<std::size_t>(id)] < 0) {
+        fail(ErrorKind::kInvalidInput, "{}: value {} on slice {} is not a class id of the {} (expected 0..{})",
+             file.string(), v, k, scheme, class_of_id.size() - 1);
+      }
+      ++hist[static_cast<std::size_t>(id)];
+    }
+    for (std::size_t id = 1; id < hist.size(); ++id) {
+      if (hist[id] != 0) labels.add(class_of_id[id], k, hist[id]);
+    }
+  }
+  return labels;
+}
+
+}  // namespace
+
+SliceLabels read_labels(const std::filesystem::path& path, const Volume& ct, const LabelReadOptions& options,
+                        std::vector<std::string>* skipped) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return read_mask_folder(path, ct, options, skipped);
+  if (!std::filesystem::exists(path, ec)) {
+    fail(ErrorKind::kNotFound, "{}: no such labels file or folder (expected a folder of per-class masks or a "
+         "multilabel NIfTI file)", path.string());
+  }
+  return read_multilabel(path, ct, options);
+}
+
+}  // namespace voxir

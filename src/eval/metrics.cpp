@@ -1,0 +1,116 @@
+#include "voxir/error.h"
+#include "voxir/eval.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace voxir::eval {
+namespace {
+
+void check_k(int k) {
+  if (k < 1) fail(ErrorKind::kUsage, "k must be at least 1 (got {})", k);
+}
+
+}  // namespace
+
+std::vector<std::size_t> rank_by_score(std::span<const double> scores, std::span<const std::string> keys) {
+  if (scores.size() != keys.size()) {
+    fail(ErrorKind::kInternal, "rank_by_score: {} scores but {} keys", scores.size(), keys.size());
+  }
+  std::vector<std::size_t> order(scores.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    if (scores[a] != scores[b]) return scores[a] > scores[b];
+    return keys[a] < keys[b];
+  });
+  return order;
+}
+
+double precision_at_k(const std::vector<bool>& ranked, int k) {
+  check_k(k);
+  const auto n = std::min(ranked.size(), static_cast<std::size_t>(k));
+  return static_cast<double>(std::count(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(n), true)) / k;
+}
+
+double recall_at_k(const std::vector<bool>& ranked, int k, int total_relevant) {
+  check_k(k);
+  if (total_relevant <= 0) return 0;
+  const auto n = std::min(ranked.size(), static_cast<std::size_t>(k));
+  return static_cast<double>(std::count(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(n), true)) /
+         total_relevant;
+}
+
+double average_precision_at_k(const std::vector<bool>& ranked, int k, int total_relevant) {
+  check_k(k);
+  if (total_relevant <= 0) return 0;
+  const auto n = std::min(ranked.size(), static_cast<std::size_t>(k));
+  double sum = 0;
+  int hits = 0;
+  for (std::size_t r = 0; r < n; ++r) {
+    if (!ranked[r]) continue;
+    ++hits;
+    sum += static_cast<double>(hits) / static_cast<double>(r + 1);
+  }
+  return sum / std::min(k, total_relevant);
+}
+
+double reciprocal_rank(const std::vector<bool>& ranked) {
+  for (std::size_t r = 0; r < ranked.size(); ++r) {
+    if (ranked[r]) return 1.0 / static_cast<double>(r + 1);
+  }
+  return 0;
+}
+
+std::optional<double> localization_ratio(const std::vector<bool>& top_slices_have_class, int L) {
+  check_k(L);
+  const auto n = std::min(top_slices_have_class.size(), static_cast<std::size_t>(L));
+  if (n == 0) return std::nullopt;
+  const auto set = std::count(top_slices_have_class.begin(),
+                              top_slices_have_class.begin() + static_cast<std::ptrdiff_t>(n), true);
+  return static_cast<double>(set) / static_cast<double>(n);
+}
+
+bool ranges_overlap(std::int64_t a0, std::int64_t a1, std::int64_t b0, std::int64_t b1) {
+  return a0 <= b1 && b0 <= a1;
+}
+
+MeanStd mean_std(std::span<const double> values) {
+  MeanStd out;
+  out.classes = static_cast<int>(values.size());
+  if (values.empty()) return out;
+  out.mean = std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
+  double ss = 0;
+  for (const double v : values) ss += (v - out.mean) * (v - out.mean);
+  out.std = std::sqrt(ss / static_cast<double>(values.size()));
+  return out;
+}
+
+void RecallTally::add(const std::string& class_name, bool hit) {
+  Row& row = rows_[class_name];
+  ++row.trials;
+  row.hits += hit ? 1 : 0;
+}
+
+std::optional<double> RecallTally::Row::recall() const {
+  if (trials == 0) return std::nullopt;
+  return static_cast<double>(hits) / static_cast<double>(trials);
+}
+
+RecallTally::Row RecallTally::row(const std::string& class_name) const {
+  Row out;
+  if (const auto it = rows_.find(class_name); it != rows_.end()) out = it->second;
+  const auto in = in_database_.find(class_name);
+  out.in_database = in != in_database_.end() && in->second;
+  return out;
+}
+
+MeanStd RecallTally::summary() const {
+  std::vector<double> recalls;
+  for (const auto& [name, r] : rows_) {
+    if (r.trials > 0 && row(name).in_database) recalls.push_back(*r.recall());
+  }
+  return mean_std(recalls);
+}
+
+}  // namespace voxir::eval
