@@ -11,5 +11,6 @@ namespace voxir::cli {
 using CommandRun = std::function<int()>;
 
 void add_info_command(CLI::App& app, CommandRun& run);
+void add_synth_command(CLI::App& app, CommandRun& run);
 
 }  // namespace voxir::cli

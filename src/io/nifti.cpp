@@ -285,8 +285,15 @@ void quantize(std::span<const float> in, std::uint8_t* out) {
   constexpr double hi = static_cast<double>(std::numeric_limits<T>::max());
   T* dst = reinterpret_cast<T*>(out);
   for (std::size_t i = 0; i < in.size(); ++i) {
-    double v = std::is_integral_v<T> ? std::nearbyint(static_cast<double>(in[i])) : in[i];
-    dst[i] = static_cast<T>(std::clamp(v, lo, hi));
+    double v = std::clamp(static_cast<double>(in[i]), lo, hi);
+    if constexpr (std::is_integral_v<T>) {
+      // Round to nearest, ties to even, as nearbyint does in the default rounding mode, but inline:
+      // without SSE4.1 nearbyint is a libm call per voxel, ~40% of writing a mask. Adding and
+      // subtracting 1.5 * 2^52 leaves no fraction bits for |v| < 2^51 (T's range is far smaller).
+      constexpr double kRound = 6755399441055744.0;
+      v = (v + kRound) - kRound;
+    }
+    dst[i] = static_cast<T>(v);
   }
 }
 

@@ -55,6 +55,20 @@ TEST(Cli, InfoJsonOnRealSample) {
   EXPECT_LE(j["hu_range"][0].get<double>(), -1000);
 }
 
+TEST(Cli, SynthWritesADatasetAndRejectsBadOptions) {
+  voxir::testing::TempDir d;
+  const std::string out = (d / "ds").string();
+  const CliRun r = run_voxir("synth " + out + " --subjects 1 --spacing 5 --region pelvis --seed 4 --quiet");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("1 subjects"), std::string::npos) << r.out;
+  EXPECT_TRUE(std::filesystem::exists(d / "ds" / "meta.csv"));
+  EXPECT_TRUE(std::filesystem::exists(d / "ds" / "s0001" / "segmentations" / "femur_left.nii.gz"));
+  EXPECT_EQ(run_voxir("synth " + out + " --subjects 1 --region torso").code, 2);
+  EXPECT_EQ(run_voxir("synth " + out + " --subjects 0").code, 2);
+  EXPECT_EQ(run_voxir("synth " + out + " --subjects 2 --test-fraction 2").code, 2);
+  EXPECT_EQ(run_voxir("synth " + out).code, 2);
+}
+
 }  // namespace
 
 namespace {
