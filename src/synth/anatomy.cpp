@@ -880,7 +880,7 @@ Body draw_body(Rng& rng) {
   b.fat = rng.uniform(5, 45);
   b.arms_up = rng.chance(0.5);
   b.dome_z = -505 + rng.uniform(-20, 20);
-  b.organ_seed = mix_seed(rng.uniform_int(0, 1 << 30), 7);
+  b.organ_seed = mix_seed(rng.bits(), 7);
   return b;
 }
 

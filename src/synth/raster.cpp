@@ -87,12 +87,9 @@ void Grid::paint_bounded(const Vec3& lo, const Vec3& hi, const Brush& brush, Ins
       const auto row = static_cast<std::size_t>(nx_ * (j + ny_ * k));
       for (std::int64_t i = i0; i <= i1; ++i) {
         const std::size_t idx = row + static_cast<std::size_t>(i);
-        if (!(brush.tissues & (1u << tissue_[idx]))) continue;
-        if (brush.only_label != kAnyLabel && label_[idx] != brush.only_label) continue;
+        if (!admits(idx, brush)) continue;
         const Vec3 p{origin_[0] + static_cast<double>(i) * step_[0], y, z};
-        if (!inside(p) || !brush.passes(p)) continue;
-        if (brush.label != kKeep) label_[idx] = static_cast<std::uint8_t>(brush.label);
-        if (brush.tissue != kKeep) tissue_[idx] = static_cast<std::uint8_t>(brush.tissue);
+        if (inside(p) && brush.passes(p)) set(idx, brush);
       }
     }
   }
@@ -153,13 +150,10 @@ void Grid::paint(const Profile& profile, const Brush& brush) {
       const auto row = static_cast<std::size_t>(nx_ * (j + ny_ * k));
       for (std::int64_t i = i0; i <= i1; ++i) {
         const std::size_t idx = row + static_cast<std::size_t>(i);
-        if (!(brush.tissues & (1u << tissue_[idx]))) continue;
-        if (brush.only_label != kAnyLabel && label_[idx] != brush.only_label) continue;
+        if (!admits(idx, brush)) continue;
         const Vec3 p{origin_[0] + static_cast<double>(i) * step_[0], y, key.z};
         const double u = (p[0] - key.cx) * ia;
-        if (u * u + v * v > 1.0 || !brush.passes(p)) continue;
-        if (brush.label != kKeep) label_[idx] = static_cast<std::uint8_t>(brush.label);
-        if (brush.tissue != kKeep) tissue_[idx] = static_cast<std::uint8_t>(brush.tissue);
+        if (u * u + v * v <= 1.0 && brush.passes(p)) set(idx, brush);
       }
     }
   }

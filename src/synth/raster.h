@@ -171,6 +171,15 @@ class Grid {
  private:
   // Index range [first, last] of voxel centres within [lo, hi] along `axis`; first > last if none.
   [[nodiscard]] std::array<std::int64_t, 2> range(int axis, double lo, double hi) const;
+  // Whether the brush may paint voxel idx given what it holds now, and painting it.
+  [[nodiscard]] bool admits(std::size_t idx, const Brush& brush) const {
+    return (brush.tissues & (1u << tissue_[idx])) != 0 &&
+           (brush.only_label == kAnyLabel || label_[idx] == brush.only_label);
+  }
+  void set(std::size_t idx, const Brush& brush) {
+    if (brush.label != kKeep) label_[idx] = static_cast<std::uint8_t>(brush.label);
+    if (brush.tissue != kKeep) tissue_[idx] = static_cast<std::uint8_t>(brush.tissue);
+  }
   template <typename Inside>
   void paint_bounded(const Vec3& lo, const Vec3& hi, const Brush& brush, Inside&& inside);
 
