@@ -60,6 +60,8 @@ void add_synth_command(CLI::App& app, CommandRun& run) {
       ->capture_default_str();
   cmd->add_option("--spacing", args->options.subject.slice_spacing_mm,
                   "Slice spacing in mm for every subject (default: drawn per subject from 1.5..5)");
+  cmd->add_option("--matrix", args->options.subject.matrix,
+                  "In-plane matrix size, e.g. 512 for real-scan sizes (default: drawn per subject from 128, 144, 160)");
   cmd->add_option("--region", args->region,
                   "Body region for every subject: whole-body, head-neck, thorax, abdomen, pelvis, thorax-abdomen, "
                   "thorax-abdomen-pelvis, abdomen-pelvis (default: drawn per subject)");

@@ -13,6 +13,7 @@
 // Volumes are in canonical order (voxir/volume.h: RAS+, slice 0 inferior).
 #pragma once
 
+#include "voxir/labels.h"
 #include "voxir/volume.h"
 
 #include <cstdint>
@@ -45,6 +46,9 @@ struct SubjectOptions {
   std::optional<Region> region;
   // Slice spacing in mm; 0 draws it uniformly from [1.5, 5] (rounded to 0.25 mm).
   double slice_spacing_mm = 0;
+  // In-plane matrix (square, pixel size = field of view / matrix); 0 draws 128, 144 or 160.
+  // Time and disk grow with its square: 512 gives real-scan sizes at ~16x the cost of 128.
+  int matrix = 0;
   // Throws Error(kUsage) saying which value is wrong.
   void validate() const;
 };
@@ -71,6 +75,10 @@ struct Phantom {
 // Generates one subject in memory. Deterministic in (seed, options). Throws Error(kUsage) for
 // invalid options.
 [[nodiscard]] Phantom generate_subject(std::uint64_t seed, const SubjectOptions& options = {});
+
+// The phantom's ground truth as per-slice voxel counts over the built-in catalogue: what
+// read_labels gives for the masks write_dataset writes.
+[[nodiscard]] SliceLabels slice_labels(const Phantom& phantom);
 
 // Options of a whole dataset.
 struct SynthOptions {

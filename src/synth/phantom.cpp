@@ -151,6 +151,9 @@ void SubjectOptions::validate() const {
     fail(ErrorKind::kUsage, "slice spacing {} mm is out of range (expected 0.5..10 mm, or 0 to draw it per subject)",
          slice_spacing_mm);
   }
+  if (matrix != 0 && (matrix < 32 || matrix > 1024)) {
+    fail(ErrorKind::kUsage, "matrix {} is out of range (expected 32..1024, or 0 to draw it per subject)", matrix);
+  }
 }
 
 const ClassIds& v1_class_ids() {
@@ -166,6 +169,26 @@ std::vector<std::string> v1_class_names() {
 
 Phantom generate_subject(std::uint64_t seed, const SubjectOptions& options) {
   return generate_subject(seed, options, v1_class_ids());
+}
+
+SliceLabels slice_labels(const Phantom& phantom) {
+  const ClassCatalog& catalog = ClassCatalog::builtin();
+  const std::int64_t nz = phantom.ct.nz();
+  const auto slice = static_cast<std::size_t>(phantom.ct.slice_size());
+  SliceLabels out(catalog, nz);
+  std::array<std::uint32_t, 256> counts{};
+  for (std::int64_t k = 0; k < nz; ++k) {
+    counts.fill(0);
+    const std::uint8_t* row = phantom.labels.data() + static_cast<std::size_t>(k) * slice;
+    for (std::size_t i = 0; i < slice; ++i) ++counts[row[i]];
+    for (std::size_t id = 1; id < counts.size(); ++id) {
+      if (counts[id] == 0) continue;
+      const ClassInfo* c = catalog.by_id(LabelVersion::kV1, static_cast<int>(id));
+      if (c == nullptr) fail(ErrorKind::kInternal, "synth: label {} is not a v1 id", id);
+      out.add(c->index, k, counts[id]);
+    }
+  }
+  return out;
 }
 
 Phantom generate_subject(std::uint64_t seed, const SubjectOptions& options, const ClassIds& ids) {
@@ -184,7 +207,8 @@ Phantom generate_subject(std::uint64_t seed, const SubjectOptions& options, cons
   const double fov_factor = rng.uniform(0.85, 1.15);
   // Modest matrices keep a 300-subject dataset to minutes (writing 104 masks dominates the time).
   static constexpr std::array<int, 3> kMatrix{128, 144, 160};
-  const int n = kMatrix[static_cast<std::size_t>(rng.uniform_int(0, 2))];
+  const int drawn_n = kMatrix[static_cast<std::size_t>(rng.uniform_int(0, 2))];
+  const int n = options.matrix > 0 ? options.matrix : drawn_n;
   const double contrast_u = rng.uniform();
   const Contrast contrast = contrast_u < 0.3 ? Contrast::kNone : contrast_u < 0.5 ? Contrast::kArterial : Contrast::kPortalVenous;
   const double noise = rng.uniform(5, 25);
