@@ -889,14 +889,12 @@ double body_half_width(const Body& body, double z) {
   if (w > 0) w += body.fat;
   if (z <= 0 && z >= -205) w = std::max(w, 80.0);                     // head
   if (z <= -860) w = std::max(w, 95 + 90 + body.fat * 0.6);          // thighs
-  for (double s : {1.0}) {
-    const Arm a = arm_path(body, s);
-    const double top = std::max({a.shoulder[2], a.elbow[2], a.wrist[2]});
-    const double bottom = std::min({a.shoulder[2], a.elbow[2], a.wrist[2]});
-    if (z <= top && z >= bottom - 60) {
-      const double x = std::max({a.shoulder[0], a.elbow[0], a.wrist[0]});
-      w = std::max(w, x + a.r_upper + body.fat * 0.6);
-    }
+  const Arm a = arm_path(body, 1.0);  // the body is symmetric: the right arm tells
+  const double top = std::max({a.shoulder[2], a.elbow[2], a.wrist[2]});
+  const double bottom = std::min({a.shoulder[2], a.elbow[2], a.wrist[2]});
+  if (z <= top && z >= bottom - 60) {
+    const double x = std::max({a.shoulder[0], a.elbow[0], a.wrist[0]});
+    w = std::max(w, x + a.r_upper + body.fat * 0.6);
   }
   return w;
 }

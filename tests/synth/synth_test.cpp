@@ -231,7 +231,8 @@ TEST(SynthPhantom, SameSeedSameSubjectDifferentSeedDifferent) {
   std::map<double, int> pixel_sizes;
   for (std::uint64_t seed = 0; seed < 12; ++seed) {
     SubjectOptions drawn;
-    drawn.slice_spacing_mm = 10;  // thick slices: only the drawing is of interest here
+    drawn.slice_spacing_mm = 10;  // thick slices, small matrix: only the drawing is of interest here
+    drawn.matrix = 64;
     const Phantom p = generate_subject(seed, drawn);
     ++regions[std::string(to_string(p.info.region))];
     ++pixel_sizes[p.ct.spacing()[0]];
