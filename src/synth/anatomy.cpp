@@ -333,7 +333,7 @@ class Painter {
     }
     Brush face = paint(id("face"), kKeep);
     face.only_label = 0;
-    face.keep = {half_space({0, 15, 0}, {0, 1, 0})};
+    face.keep = {half_space({0, 15, 0}, {0, 1, 0}), half_space({0, 0, -92}, {0, 0, -1})};  // below the brows
     g_.paint(make_ellipsoid({0, 60, -150}, {72, 48, 70}), face);
   }
 
