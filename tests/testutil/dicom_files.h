@@ -1,0 +1,34 @@
+// Writes small synthetic DICOM CT slices through GDCM, so tests can build series with any
+// geometry, rescale, modality or defect without patient data.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace voxir::testing {
+
+struct DicomSlice {
+  std::string modality = "CT";
+  std::string series_uid = "1.2.826.0.1.3680043.9.7777.1";
+  std::string description = "synthetic";
+  std::optional<std::array<double, 3>> position = std::array<double, 3>{0, 0, 0};  // IPP (LPS mm)
+  std::optional<std::array<double, 6>> orientation = std::array<double, 6>{1, 0, 0, 0, 1, 0};
+  std::array<double, 2> pixel_spacing{0.5, 0.75};  // row spacing, column spacing (mm)
+  unsigned rows = 4;
+  unsigned columns = 6;
+  double slope = 1;
+  double intercept = -1024;
+  int instance_number = 1;
+  bool pixel_data = true;            // false: no PixelData element at all
+  std::vector<std::int16_t> pixels;  // rows*columns stored values (row-major); empty: zeros
+};
+
+// Writes `slice` as an explicit-VR little-endian CT Image Storage file; throws
+// std::runtime_error on failure.
+void write_dicom_slice(const std::filesystem::path& path, const DicomSlice& slice);
+
+}  // namespace voxir::testing
