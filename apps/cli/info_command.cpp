@@ -14,12 +14,14 @@ namespace {
 struct InfoArgs {
   std::string input;
   std::string series_uid;
+  bool resample_uneven = false;
   bool json = false;
 };
 
 int run_info(const InfoArgs& args) {
   ReadOptions options;
   options.series_uid = args.series_uid;
+  options.resample_uneven = args.resample_uneven;
   const Volume volume = read_volume(args.input, options);
   const auto range = volume.hu_range();
   if (args.json) {
@@ -52,6 +54,8 @@ void add_info_command(CLI::App& app, CommandRun& run) {
   cmd->add_option("input", args->input, "NIfTI file (.nii, .nii.gz) or folder of a DICOM series")
       ->required();
   cmd->add_option("--series", args->series_uid, "SeriesInstanceUID to read from a folder with several");
+  cmd->add_flag("--resample-uneven", args->resample_uneven,
+                 "Resample a DICOM series with uneven slice gaps onto its smallest gap (linear)");
   cmd->add_flag("--json", args->json, "Print JSON instead of text");
   cmd->callback([args, &run] { run = [args] { return run_info(*args); }; });
 }

@@ -56,6 +56,9 @@ constexpr double kUnevenRelative = 1e-2;     // gaps may differ by 1% of the sma
 constexpr double kUnevenAbsoluteMm = 1e-3;   // ...or by this, whichever is larger
 constexpr double kTiltPixelFraction = 0.1;   // slice origins may stray this much of a pixel off the normal
 constexpr double kOrientationTolerance = 1e-4;
+// Resampling onto the smallest gap may multiply the slice count; beyond this factor the series is
+// not "a few missing slices" but something else (near-duplicates, mixed protocols).
+constexpr double kMaxResampleGrowth = 8;
 
 void quiet_gdcm() {
   // GDCM prints its own warnings to stderr; voxir reports failures through Error instead.
@@ -547,6 +550,45 @@ void check_tilt(const fs::path& folder, const std::vector<PlacedSlice>& slices, 
        tag ? fmt::format(", GantryDetectorTilt {}", *tag) : std::string());
 }
 
+struct SliceGaps {
+  double min = 0;
+  double max = 0;
+  bool uneven = false;
+};
+
+// Measures the gaps between consecutive slices; refuses uneven ones unless they may be resampled.
+SliceGaps check_gaps(const fs::path& folder, const std::vector<PlacedSlice>& slices, const ReadOptions& options) {
+  SliceGaps gaps;
+  std::size_t widest = 0;
+  for (std::size_t i = 1; i < slices.size(); ++i) {
+    const double gap = slices[i].position - slices[i - 1].position;
+    if (i == 1 || gap < gaps.min) gaps.min = gap;
+    if (i == 1 || gap > gaps.max) {
+      gaps.max = gap;
+      widest = i;
+    }
+  }
+  gaps.uneven = slices.size() > 2 &&
+                gaps.max - gaps.min > std::max(kUnevenAbsoluteMm, kUnevenRelative * gaps.min);
+  if (!gaps.uneven) return gaps;
+  if (!options.resample_uneven) {
+    fail(ErrorKind::kUnsupported,
+         "{}: uneven slice spacing: gaps from {:.3f} to {:.3f} mm (the widest between {} and {}; a "
+         "missing slice?); ask for resampling onto {:.3f} mm with --resample-uneven "
+         "(ReadOptions::resample_uneven)",
+         folder.string(), gaps.min, gaps.max, slices[widest - 1].header->path.filename().string(),
+         slices[widest].header->path.filename().string(), gaps.min);
+  }
+  if ((slices.back().position - slices.front().position) / gaps.min + 1 >
+      kMaxResampleGrowth * static_cast<double>(slices.size())) {
+    fail(ErrorKind::kUnsupported,
+         "{}: slice gaps from {:.3f} to {:.3f} mm are too uneven to resample onto the smallest gap "
+         "(more than {} times as many slices)",
+         folder.string(), gaps.min, gaps.max, kMaxResampleGrowth);
+  }
+  return gaps;
+}
+
 // Linear interpolation along the normal onto evenly spaced positions `step` apart, from the
 // first slice to the last one (the last output slice may fall short of it by less than `step`).
 std::vector<float> resample_evenly(const std::vector<float>& src, const std::vector<PlacedSlice>& slices,
@@ -602,26 +644,9 @@ Volume read_dicom_series(const std::filesystem::path& folder, const ReadOptions&
   }
   check_tilt(folder, slices, g);
 
-  double min_gap = 0;
-  double max_gap = 0;
-  std::size_t widest = 0;
-  for (std::size_t i = 1; i < slices.size(); ++i) {
-    const double gap = slices[i].position - slices[i - 1].position;
-    if (i == 1 || gap < min_gap) min_gap = gap;
-    if (i == 1 || gap > max_gap) {
-      max_gap = gap;
-      widest = i;
-    }
-  }
-  const bool uneven = slices.size() > 2 &&
-                      max_gap - min_gap > std::max(kUnevenAbsoluteMm, kUnevenRelative * min_gap);
-  if (uneven && !options.resample_uneven) {
-    fail(ErrorKind::kUnsupported,
-         "{}: uneven slice spacing: gaps from {:.3f} to {:.3f} mm (the widest between {} and {}; a "
-         "missing slice?); set resample_uneven to resample onto {:.3f} mm",
-         folder.string(), min_gap, max_gap, slices[widest - 1].header->path.filename().string(),
-         slices[widest].header->path.filename().string(), min_gap);
-  }
+  const SliceGaps gaps = check_gaps(folder, slices, options);
+  const bool uneven = gaps.uneven;
+  const double min_gap = gaps.min;
 
   const std::size_t slice_size = std::size_t{g.rows} * g.columns;
   std::vector<float> source(slice_size * slices.size());

@@ -486,6 +486,24 @@ TEST(DicomSample, TsAbdomenLabelsLieOnTheDicomGrid) {
       EXPECT_NEAR(labels.affine()[r][c], ct.affine()[r][c], 1e-3) << "affine[" << r << "][" << c << "]";
 }
 
+TEST(DicomSample, TruncatedJpeg2000FileIsReportedNotDecoded) {
+  VOXIR_REQUIRE_SHARED_DATA(data);
+  TempDir dir;
+  const fs::path src = data / "ct/ts-dicom-abdomen/dicom/CT.1.3.12.2.1107.5.1.4.60064.30000022120808113428000016580";
+  const fs::path dst = dir / "slice";
+  fs::copy_file(src, dst);
+  fs::permissions(dst, fs::perms::owner_write, fs::perm_options::add);
+  truncate_file(dst, fs::file_size(src) * 6 / 10);
+  try {
+    (void)read_volume(dir.path());
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput) << e.what();
+    EXPECT_NE(std::string(e.what()).find(dst.string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+  }
+}
+
 TEST(DicomSample, Dcmqi3Slice) {
   VOXIR_REQUIRE_SHARED_DATA(data);
   const fs::path dir = data / "ct/dcmqi-3slice/dicom";
