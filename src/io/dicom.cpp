@@ -30,7 +30,6 @@ namespace {
 namespace fs = std::filesystem;
 
 const gdcm::Tag kModality(0x0008, 0x0060);
-const gdcm::Tag kSopClassUid(0x0008, 0x0016);
 const gdcm::Tag kSeriesDescription(0x0008, 0x103e);
 const gdcm::Tag kSliceThickness(0x0018, 0x0050);
 const gdcm::Tag kGantryTilt(0x0018, 0x1120);

@@ -69,7 +69,6 @@ class Walker {
         while (!ts.empty() && (ts.back() == '\0' || ts.back() == ' ')) ts.remove_suffix(1);
         *transfer_syntax = std::string(ts);
       }
-      if (first && tag.element != 0x0000) bad(pos, "File Meta Information does not start with its group length (0002,0000)");
       first = false;
       pos = value + static_cast<std::size_t>(len);
     }

@@ -141,6 +141,43 @@ TEST(Dicom, AppliesEachFilesOwnRescale) {
   }
 }
 
+TEST(Dicom, HonoursBitsStoredAndTheHeadersSign) {
+  // 13 bits stored in signed 16-bit words: bit 12 is the sign, the 3 bits above carry no value.
+  // Raw: garbage in the top bits. JPEG 2000: a codestream encoded unsigned in a file whose
+  // header says signed (pydicom's J2K_pixelrep_mismatch.dcm is such a file; the header wins).
+  struct Case {
+    const char* name;
+    bool jpeg2000;
+    std::int16_t hundred;  // how 100 is stored
+  };
+  const Case cases[] = {{"raw with garbage bits", false, static_cast<std::int16_t>(0xe064)},
+                        {"JPEG 2000, unsigned codestream, signed header", true, 100}};
+  for (const auto& c : cases) {
+    TempDir dir;
+    auto slices = series(2, 1.0);
+    for (auto& s : slices) {
+      s.bits_stored = 13;
+      s.intercept = 0;
+      s.jpeg2000 = c.jpeg2000;
+      s.j2k_sign_mismatch = c.jpeg2000;
+      if (c.jpeg2000) s.rows = s.columns = 16;  // GDCM's JPEG 2000 encoder crashes on 4x6 images
+      s.pixels.assign(std::size_t{s.rows} * s.columns, 0);
+      s.pixels[0] = c.hundred;
+      s.pixels[1] = static_cast<std::int16_t>(0x1830);  // -2000 in 13-bit two's complement
+      s.pixels[2] = static_cast<std::int16_t>(0x0fff);  // 4095, the largest positive value
+    }
+    write_series(dir.path(), slices);
+    const Volume vol = read_volume(dir.path());
+    // File (column c, row 0) is canonical (nx-1-c, ny-1).
+    const std::int64_t i = vol.nx() - 1;
+    const std::int64_t j = vol.ny() - 1;
+    EXPECT_EQ(vol.at(i, j, 0), 100) << c.name;
+    EXPECT_EQ(vol.at(i - 1, j, 0), -2000) << c.name;
+    EXPECT_EQ(vol.at(i - 2, j, 0), 4095) << c.name;
+    EXPECT_EQ(vol.at(i - 3, j, 1), 0) << c.name;
+  }
+}
+
 TEST(Dicom, SkipsNonDicomFilesAndListsSeries) {
   TempDir dir;
   write_series(dir.path(), series(3, 1.0));

@@ -5,6 +5,10 @@
 #include <gdcmDataElement.h>
 #include <gdcmDataSet.h>
 #include <gdcmFile.h>
+#include <gdcmImageChangeTransferSyntax.h>
+#include <gdcmImageReader.h>
+#include <gdcmImageWriter.h>
+#include <gdcmReader.h>
 #include <gdcmTransferSyntax.h>
 #include <gdcmWriter.h>
 
@@ -29,6 +33,32 @@ void put_us(gdcm::DataSet& ds, std::uint16_t group, std::uint16_t element, unsig
   ds.Replace(de);
 }
 
+// Re-encodes the raw file at `path` as JPEG 2000 lossless; with `declare_signed`, then sets
+// Pixel Representation to 1 without touching the (unsigned) codestream.
+void encode_jpeg2000(const std::filesystem::path& path, bool declare_signed) {
+  gdcm::ImageReader reader;
+  reader.SetFileName(path.c_str());
+  if (!reader.Read()) throw std::runtime_error("encode_jpeg2000: cannot read back " + path.string());
+  gdcm::ImageChangeTransferSyntax change;
+  change.SetTransferSyntax(gdcm::TransferSyntax::JPEG2000Lossless);
+  change.SetInput(reader.GetImage());
+  if (!change.Change()) throw std::runtime_error("encode_jpeg2000: GDCM could not encode " + path.string());
+  gdcm::ImageWriter writer;
+  writer.SetFile(reader.GetFile());
+  writer.SetImage(change.GetOutput());
+  writer.SetFileName(path.c_str());
+  if (!writer.Write()) throw std::runtime_error("encode_jpeg2000: cannot write " + path.string());
+  if (!declare_signed) return;
+  gdcm::Reader again;
+  again.SetFileName(path.c_str());
+  if (!again.Read()) throw std::runtime_error("encode_jpeg2000: cannot read back " + path.string());
+  put_us(again.GetFile().GetDataSet(), 0x0028, 0x0103, 1);
+  gdcm::Writer rewrite;
+  rewrite.SetFile(again.GetFile());
+  rewrite.SetFileName(path.c_str());
+  if (!rewrite.Write()) throw std::runtime_error("encode_jpeg2000: cannot write " + path.string());
+}
+
 }  // namespace
 
 void write_dicom_slice(const std::filesystem::path& path, const DicomSlice& s) {
@@ -51,9 +81,9 @@ void write_dicom_slice(const std::filesystem::path& path, const DicomSlice& s) {
   put_us(ds, 0x0028, 0x0011, s.columns);
   put(ds, 0x0028, 0x0030, gdcm::VR::DS, fmt::format("{}\\{}", s.pixel_spacing[0], s.pixel_spacing[1]));
   put_us(ds, 0x0028, 0x0100, 16);
-  put_us(ds, 0x0028, 0x0101, 16);
-  put_us(ds, 0x0028, 0x0102, 15);
-  put_us(ds, 0x0028, 0x0103, 1);
+  put_us(ds, 0x0028, 0x0101, s.bits_stored);
+  put_us(ds, 0x0028, 0x0102, s.bits_stored - 1);
+  put_us(ds, 0x0028, 0x0103, s.j2k_sign_mismatch ? 0 : 1);
   put(ds, 0x0028, 0x1052, gdcm::VR::DS, fmt::format("{}", s.intercept));
   put(ds, 0x0028, 0x1053, gdcm::VR::DS, fmt::format("{}", s.slope));
   if (s.pixel_data) {
@@ -70,6 +100,7 @@ void write_dicom_slice(const std::filesystem::path& path, const DicomSlice& s) {
   }
   writer.SetFileName(path.c_str());
   if (!writer.Write()) throw std::runtime_error("write_dicom_slice: GDCM could not write " + path.string());
+  if (s.jpeg2000) encode_jpeg2000(path, s.j2k_sign_mismatch);
 }
 
 }  // namespace voxir::testing

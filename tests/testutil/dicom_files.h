@@ -20,10 +20,16 @@ struct DicomSlice {
   std::array<double, 2> pixel_spacing{0.5, 0.75};  // row spacing, column spacing (mm)
   unsigned rows = 4;
   unsigned columns = 6;
+  unsigned bits_stored = 16;  // HighBit is bits_stored - 1; pixels are signed 16-bit words
   double slope = 1;
   double intercept = -1024;
   int instance_number = 1;
   bool pixel_data = true;            // false: no PixelData element at all
+  // Encode the pixels as JPEG 2000 lossless (through GDCM) instead of storing them raw.
+  bool jpeg2000 = false;
+  // With jpeg2000: encode the pixels as unsigned, then declare them signed in the header (the
+  // mismatch some scanners write; the header's Pixel Representation is what counts).
+  bool j2k_sign_mismatch = false;
   std::vector<std::int16_t> pixels;  // rows*columns stored values (row-major); empty: zeros
 };
 
