@@ -110,6 +110,8 @@ TEST(Dicom, OrdersSlicesByPositionAndMapsEveryOrientationToCanonical) {
       {"coronal", {1, 0, 0, 0, 0, -1}, 1.5, {6, 5, 4}, "LIP"},
       {"sagittal", {0, 1, 0, 0, 0, -1}, 3, {5, 6, 4}, "PIR"},
       {"axial, rotated rows", {0, 1, 0, -1, 0, 0}, 2, {4, 6, 5}, "PRS"},
+      {"axial, normal pointing inferior", {1, 0, 0, 0, -1, 0}, 2, {6, 4, 5}, "LAI"},
+      {"oblique (20 degrees about x)", {1, 0, 0, 0, 0.9396926207859084, -0.3420201433256687}, 2, {6, 4, 5}, "LPS"},
   };
   for (const auto& c : cases) {
     TempDir dir;
