@@ -208,7 +208,7 @@ std::optional<SliceHeader> read_header(const fs::path& path) {
          path.string());
   }
   const gdcm::File& file = reader.GetFile();
-  if (file.GetHeader().GetMediaStorageAsString() == kDicomdirSopClass) return std::nullopt;
+  if (trim(file.GetHeader().GetMediaStorageAsString()) == kDicomdirSopClass) return std::nullopt;
   const gdcm::DataSet& ds = file.GetDataSet();
   const bool big_endian =
       file.GetHeader().GetDataSetTransferSyntax() == gdcm::TransferSyntax::ExplicitVRBigEndian;
@@ -348,6 +348,9 @@ SeriesGeometry check_headers(const std::vector<SliceHeader>& files) {
            "supported)",
            name, *h.frames);
     }
+    if (!h.has_pixel_data) {
+      fail(ErrorKind::kInvalidInput, "{}: has no PixelData (not an image; expected a CT slice)", name);
+    }
     if (h.samples_per_pixel && *h.samples_per_pixel != 1) {
       fail(ErrorKind::kUnsupported, "{}: {} samples per pixel; expected a greyscale CT slice (1)", name,
            *h.samples_per_pixel);
@@ -450,9 +453,6 @@ void slice_to_float(const char* buffer, std::size_t n, const gdcm::PixelFormat& 
 // Decodes the pixel data of one file (any transfer syntax GDCM supports) into `out` as HU.
 void decode_slice(const SliceHeader& h, const SeriesGeometry& g, float* out) {
   const std::string name = h.path.string();
-  if (!h.has_pixel_data) {
-    fail(ErrorKind::kInvalidInput, "{}: has no PixelData (not an image; expected a CT slice)", name);
-  }
   const LoadedFile loaded = load(h.path);
   MemoryBuffer memory(loaded.bytes);
   std::istream stream(&memory);

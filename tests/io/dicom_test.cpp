@@ -303,6 +303,15 @@ TEST(Dicom, EachMustFailFolderGivesItsErrorKind) {
          write_series(d, s);
        },
        ErrorKind::kInvalidInput, "no PixelData"},
+      {"a CT file without pixel data or geometry",
+       [](const fs::path& d) {
+         DicomSlice s;
+         s.pixel_data = false;
+         s.position.reset();
+         s.orientation.reset();
+         testing::write_dicom_slice(d / "dose_report", s);
+       },
+       ErrorKind::kInvalidInput, "no PixelData (not an image"},
       {"missing ImagePositionPatient",
        [](const fs::path& d) {
          auto s = series(3, 1);
