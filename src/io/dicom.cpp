@@ -50,10 +50,11 @@ constexpr std::string_view kDicomdirSopClass = "1.2.840.10008.1.3.10";
 
 // Geometry tolerances. Positions come from decimal strings (DS, up to 16 characters), so exact
 // comparisons are meaningless; these bounds are far below a voxel and far above rounding noise.
-constexpr double kDuplicateMm = 1e-3;        // two slices closer than this are the same position
-constexpr double kUnevenRelative = 1e-2;     // gaps may differ by 1% of the smallest gap...
-constexpr double kUnevenAbsoluteMm = 1e-3;   // ...or by this, whichever is larger
-constexpr double kTiltPixelFraction = 0.1;   // slice origins may stray this much of a pixel off the normal
+constexpr double kDuplicateMm = 1e-3;       // two slices closer than this are the same position
+constexpr double kUnevenRelative = 1e-2;    // gaps may differ by 1% of the smallest gap...
+constexpr double kUnevenAbsoluteMm = 1e-3;  // ...or by this, whichever is larger
+constexpr double kTiltPixelFraction =
+    0.1;  // slice origins may stray this much of a pixel off the normal
 constexpr double kOrientationTolerance = 1e-4;
 // Resampling onto the smallest gap may multiply the slice count; beyond this factor the series is
 // not "a few missing slices" but something else (near-duplicates, mixed protocols).
@@ -79,10 +80,13 @@ class MemoryBuffer : public std::streambuf {
   }
 
  protected:
-  pos_type seekoff(off_type off, std::ios_base::seekdir dir, std::ios_base::openmode which) override {
+  pos_type seekoff(off_type off, std::ios_base::seekdir dir,
+                   std::ios_base::openmode which) override {
     if ((which & std::ios_base::in) == 0) return pos_type(off_type(-1));
     const off_type size = egptr() - eback();
-    const off_type base = dir == std::ios_base::beg ? 0 : dir == std::ios_base::cur ? gptr() - eback() : size;
+    const off_type base = dir == std::ios_base::beg   ? 0
+                          : dir == std::ios_base::cur ? gptr() - eback()
+                                                      : size;
     const off_type target = base + off;
     if (target < 0 || target > size) return pos_type(off_type(-1));
     setg(eback(), eback() + target, egptr());
@@ -108,7 +112,9 @@ LoadedFile load(const fs::path& path) {
 
 // Trims the spaces and NULs that pad DICOM values to an even length.
 std::string trim(std::string_view s) {
-  const auto pad = [](char c) { return c == ' ' || c == '\0' || c == '\t' || c == '\r' || c == '\n'; };
+  const auto pad = [](char c) {
+    return c == ' ' || c == '\0' || c == '\t' || c == '\r' || c == '\n';
+  };
   while (!s.empty() && pad(s.front())) s.remove_prefix(1);
   while (!s.empty() && pad(s.back())) s.remove_suffix(1);
   return std::string(s);
@@ -136,7 +142,8 @@ std::optional<std::vector<double>> decimals(const gdcm::DataSet& ds, const gdcm:
     if (!item.empty() && item[0] == '+') item.erase(0, 1);
     double v = 0;
     const auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
-    if (item.empty() || ec != std::errc() || ptr != item.data() + item.size() || !std::isfinite(v)) {
+    if (item.empty() || ec != std::errc() || ptr != item.data() + item.size() ||
+        !std::isfinite(v)) {
       fail(ErrorKind::kInvalidInput, "{} '{}' is not a list of numbers", name, *s);
     }
     out.push_back(v);
@@ -152,7 +159,8 @@ std::optional<double> decimal(const gdcm::DataSet& ds, const gdcm::Tag& tag, con
 }
 
 // An unsigned short (US) element; nullopt when absent or shorter than 2 bytes.
-std::optional<unsigned> ushort_value(const gdcm::DataSet& ds, const gdcm::Tag& tag, bool big_endian) {
+std::optional<unsigned> ushort_value(const gdcm::DataSet& ds, const gdcm::Tag& tag,
+                                     bool big_endian) {
   if (!ds.FindDataElement(tag)) return std::nullopt;
   const gdcm::ByteValue* bv = ds.GetDataElement(tag).GetByteValue();
   if (bv == nullptr || bv->GetPointer() == nullptr || bv->GetLength() < 2) return std::nullopt;
@@ -165,10 +173,18 @@ using Vec = std::array<double, 3>;
 Vec cross(const Vec& a, const Vec& b) {
   return {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
 }
-double dot(const Vec& a, const Vec& b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
-double norm(const Vec& a) { return std::sqrt(dot(a, a)); }
-Vec sub(const Vec& a, const Vec& b) { return {a[0] - b[0], a[1] - b[1], a[2] - b[2]}; }
-Vec scale(const Vec& a, double s) { return {a[0] * s, a[1] * s, a[2] * s}; }
+double dot(const Vec& a, const Vec& b) {
+  return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+}
+double norm(const Vec& a) {
+  return std::sqrt(dot(a, a));
+}
+Vec sub(const Vec& a, const Vec& b) {
+  return {a[0] - b[0], a[1] - b[1], a[2] - b[2]};
+}
+Vec scale(const Vec& a, double s) {
+  return {a[0] * s, a[1] * s, a[2] * s};
+}
 
 // What the header of one file says (pixel data not read).
 struct SliceHeader {
@@ -243,7 +259,8 @@ FolderScan scan_folder(const fs::path& folder) {
   quiet_gdcm();
   std::error_code ec;
   if (!fs::is_directory(folder, ec)) {
-    fail(ErrorKind::kNotFound, "{}: no such folder (expected a folder of DICOM files)", folder.string());
+    fail(ErrorKind::kNotFound, "{}: no such folder (expected a folder of DICOM files)",
+         folder.string());
   }
   std::vector<fs::path> paths;
   for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
@@ -273,7 +290,9 @@ FolderScan scan_folder(const fs::path& folder) {
   return scan;
 }
 
-std::string group_key(const SliceHeader& h) { return h.series_uid.empty() ? kNoSeriesUid : h.series_uid; }
+std::string group_key(const SliceHeader& h) {
+  return h.series_uid.empty() ? kNoSeriesUid : h.series_uid;
+}
 
 DicomFolderSummary summarise(const FolderScan& scan) {
   std::map<std::string, DicomSeriesSummary> by_uid;
@@ -291,14 +310,16 @@ DicomFolderSummary summarise(const FolderScan& scan) {
 std::string describe(const std::vector<DicomSeriesSummary>& series) {
   std::string out;
   for (const auto& s : series) {
-    out += fmt::format("\n  {} ({}, {} files{}{})", s.uid, s.modality.empty() ? "no Modality" : s.modality,
-                       s.files, s.description.empty() ? "" : ", ", s.description);
+    out += fmt::format("\n  {} ({}, {} files{}{})", s.uid,
+                       s.modality.empty() ? "no Modality" : s.modality, s.files,
+                       s.description.empty() ? "" : ", ", s.description);
   }
   return out;
 }
 
 // The files of the series to read, as chosen by `options`.
-std::vector<SliceHeader> select_series(const fs::path& folder, FolderScan scan, const ReadOptions& options) {
+std::vector<SliceHeader> select_series(const fs::path& folder, FolderScan scan,
+                                       const ReadOptions& options) {
   const DicomFolderSummary summary = summarise(scan);
   std::string key;
   if (!options.series_uid.empty()) {
@@ -349,23 +370,25 @@ SeriesGeometry check_headers(const std::vector<SliceHeader>& files) {
            name, *h.frames);
     }
     if (!h.has_pixel_data) {
-      fail(ErrorKind::kInvalidInput, "{}: has no PixelData (not an image; expected a CT slice)", name);
-    }
-    if (h.samples_per_pixel && *h.samples_per_pixel != 1) {
-      fail(ErrorKind::kUnsupported, "{}: {} samples per pixel; expected a greyscale CT slice (1)", name,
-           *h.samples_per_pixel);
-    }
-    if (!h.orientation || h.orientation->size() != 6) {
-      fail(ErrorKind::kInvalidInput, "{}: ImageOrientationPatient is missing or does not hold 6 values",
+      fail(ErrorKind::kInvalidInput, "{}: has no PixelData (not an image; expected a CT slice)",
            name);
     }
+    if (h.samples_per_pixel && *h.samples_per_pixel != 1) {
+      fail(ErrorKind::kUnsupported, "{}: {} samples per pixel; expected a greyscale CT slice (1)",
+           name, *h.samples_per_pixel);
+    }
+    if (!h.orientation || h.orientation->size() != 6) {
+      fail(ErrorKind::kInvalidInput,
+           "{}: ImageOrientationPatient is missing or does not hold 6 values", name);
+    }
     if (!h.position || h.position->size() != 3) {
-      fail(ErrorKind::kInvalidInput, "{}: ImagePositionPatient is missing or does not hold 3 values", name);
+      fail(ErrorKind::kInvalidInput,
+           "{}: ImagePositionPatient is missing or does not hold 3 values", name);
     }
     if (!h.pixel_spacing || h.pixel_spacing->size() != 2 || !((*h.pixel_spacing)[0] > 0) ||
         !((*h.pixel_spacing)[1] > 0)) {
-      fail(ErrorKind::kInvalidInput, "{}: PixelSpacing is missing or invalid (expected two positive values)",
-           name);
+      fail(ErrorKind::kInvalidInput,
+           "{}: PixelSpacing is missing or invalid (expected two positive values)", name);
     }
     if (!h.rows || !h.columns || *h.rows == 0 || *h.columns == 0) {
       fail(ErrorKind::kInvalidInput, "{}: Rows/Columns missing or zero", name);
@@ -391,8 +414,8 @@ SeriesGeometry check_headers(const std::vector<SliceHeader>& files) {
     const auto& ps = *h.pixel_spacing;
     const auto& fps = *first.pixel_spacing;
     if (std::abs(ps[0] - fps[0]) > 1e-4 * fps[0] || std::abs(ps[1] - fps[1]) > 1e-4 * fps[1]) {
-      fail(ErrorKind::kInvalidInput, "{}: PixelSpacing {}\\{} differs from {}\\{} in {}", name, ps[0],
-           ps[1], fps[0], fps[1], first.path.filename().string());
+      fail(ErrorKind::kInvalidInput, "{}: PixelSpacing {}\\{} differs from {}\\{} in {}", name,
+           ps[0], ps[1], fps[0], fps[1], first.path.filename().string());
     }
   }
   const auto& o = *first.orientation;
@@ -417,7 +440,9 @@ SeriesGeometry check_headers(const std::vector<SliceHeader>& files) {
   return g;
 }
 
-Vec position_of(const SliceHeader& h) { return {(*h.position)[0], (*h.position)[1], (*h.position)[2]}; }
+Vec position_of(const SliceHeader& h) {
+  return {(*h.position)[0], (*h.position)[1], (*h.position)[2]};
+}
 
 // Converts one decoded slice to float HU: masks bits beyond BitsStored (DICOM says they carry no
 // pixel value), then applies the file's own rescale.
@@ -465,15 +490,18 @@ void decode_slice(const SliceHeader& h, const SeriesGeometry& g, float* out) {
     fail(ErrorKind::kInvalidInput, "{}: cannot read the image ({})", name, e.what());
   }
   if (!ok) {
-    fail(ErrorKind::kInvalidInput, "{}: cannot read the image (corrupt file, or an unsupported "
-         "encoding)", name);
+    fail(ErrorKind::kInvalidInput,
+         "{}: cannot read the image (corrupt file, or an unsupported "
+         "encoding)",
+         name);
   }
   const gdcm::Image& image = reader.GetImage();
   const gdcm::PixelFormat& pf = image.GetPixelFormat();
   if (image.GetColumns() != g.columns || image.GetRows() != g.rows ||
       (image.GetNumberOfDimensions() > 2 && image.GetDimension(2) > 1)) {
-    fail(ErrorKind::kInvalidInput, "{}: the pixel data is {}x{} but the header says {} columns x {} rows",
-         name, image.GetColumns(), image.GetRows(), g.columns, g.rows);
+    fail(ErrorKind::kInvalidInput,
+         "{}: the pixel data is {}x{} but the header says {} columns x {} rows", name,
+         image.GetColumns(), image.GetRows(), g.columns, g.rows);
   }
   if (pf.GetSamplesPerPixel() != 1) {
     fail(ErrorKind::kUnsupported, "{}: {} samples per pixel; expected greyscale", name,
@@ -483,8 +511,9 @@ void decode_slice(const SliceHeader& h, const SeriesGeometry& g, float* out) {
   const std::size_t bytes = n * pf.GetPixelSize();
   if (loaded.structure.dataset_checked && !loaded.structure.encapsulated &&
       loaded.structure.native_pixel_bytes < bytes) {
-    fail(ErrorKind::kInvalidInput, "{}: truncated pixel data: {} bytes, expected {} ({}x{} of {})", name,
-         loaded.structure.native_pixel_bytes, bytes, g.columns, g.rows, pf.GetScalarTypeAsString());
+    fail(ErrorKind::kInvalidInput, "{}: truncated pixel data: {} bytes, expected {} ({}x{} of {})",
+         name, loaded.structure.native_pixel_bytes, bytes, g.columns, g.rows,
+         pf.GetScalarTypeAsString());
   }
   std::vector<char> buffer(image.GetBufferLength());
   bool decoded = false;
@@ -501,17 +530,34 @@ void decode_slice(const SliceHeader& h, const SeriesGeometry& g, float* out) {
          reader.GetFile().GetHeader().GetDataSetTransferSyntax().GetString());
   }
   switch (pf.GetScalarType()) {
-    case gdcm::PixelFormat::UINT8: slice_to_float<std::uint8_t>(buffer.data(), n, pf, h.slope, h.intercept, out); break;
-    case gdcm::PixelFormat::INT8: slice_to_float<std::int8_t>(buffer.data(), n, pf, h.slope, h.intercept, out); break;
-    case gdcm::PixelFormat::UINT16: slice_to_float<std::uint16_t>(buffer.data(), n, pf, h.slope, h.intercept, out); break;
-    case gdcm::PixelFormat::INT16: slice_to_float<std::int16_t>(buffer.data(), n, pf, h.slope, h.intercept, out); break;
-    case gdcm::PixelFormat::UINT32: slice_to_float<std::uint32_t>(buffer.data(), n, pf, h.slope, h.intercept, out); break;
-    case gdcm::PixelFormat::INT32: slice_to_float<std::int32_t>(buffer.data(), n, pf, h.slope, h.intercept, out); break;
-    case gdcm::PixelFormat::FLOAT32: slice_to_float<float>(buffer.data(), n, pf, h.slope, h.intercept, out); break;
-    case gdcm::PixelFormat::FLOAT64: slice_to_float<double>(buffer.data(), n, pf, h.slope, h.intercept, out); break;
+    case gdcm::PixelFormat::UINT8:
+      slice_to_float<std::uint8_t>(buffer.data(), n, pf, h.slope, h.intercept, out);
+      break;
+    case gdcm::PixelFormat::INT8:
+      slice_to_float<std::int8_t>(buffer.data(), n, pf, h.slope, h.intercept, out);
+      break;
+    case gdcm::PixelFormat::UINT16:
+      slice_to_float<std::uint16_t>(buffer.data(), n, pf, h.slope, h.intercept, out);
+      break;
+    case gdcm::PixelFormat::INT16:
+      slice_to_float<std::int16_t>(buffer.data(), n, pf, h.slope, h.intercept, out);
+      break;
+    case gdcm::PixelFormat::UINT32:
+      slice_to_float<std::uint32_t>(buffer.data(), n, pf, h.slope, h.intercept, out);
+      break;
+    case gdcm::PixelFormat::INT32:
+      slice_to_float<std::int32_t>(buffer.data(), n, pf, h.slope, h.intercept, out);
+      break;
+    case gdcm::PixelFormat::FLOAT32:
+      slice_to_float<float>(buffer.data(), n, pf, h.slope, h.intercept, out);
+      break;
+    case gdcm::PixelFormat::FLOAT64:
+      slice_to_float<double>(buffer.data(), n, pf, h.slope, h.intercept, out);
+      break;
     default:
-      fail(ErrorKind::kUnsupported, "{}: pixel type {} is not supported (expected 8, 16 or 32-bit integers or floats)",
-           name, pf.GetScalarTypeAsString());
+      fail(ErrorKind::kUnsupported,
+           "{}: pixel type {} is not supported (expected 8, 16 or 32-bit integers or floats)", name,
+           pf.GetScalarTypeAsString());
   }
 }
 
@@ -523,7 +569,8 @@ struct PlacedSlice {
 
 // Refuses slice origins that do not lie on one line along the normal: a tilted gantry (or
 // shifted slices) would need an in-plane shear that voxir does not perform.
-void check_tilt(const fs::path& folder, const std::vector<PlacedSlice>& slices, const SeriesGeometry& g) {
+void check_tilt(const fs::path& folder, const std::vector<PlacedSlice>& slices,
+                const SeriesGeometry& g) {
   const Vec origin = position_of(*slices.front().header);
   const double tolerance = kTiltPixelFraction * std::min(g.row_spacing, g.column_spacing);
   double worst = 0;
@@ -556,7 +603,8 @@ struct SliceGaps {
 };
 
 // Measures the gaps between consecutive slices; refuses uneven ones unless they may be resampled.
-SliceGaps check_gaps(const fs::path& folder, const std::vector<PlacedSlice>& slices, const ReadOptions& options) {
+SliceGaps check_gaps(const fs::path& folder, const std::vector<PlacedSlice>& slices,
+                     const ReadOptions& options) {
   SliceGaps gaps;
   std::size_t widest = 0;
   for (std::size_t i = 1; i < slices.size(); ++i) {
@@ -590,8 +638,9 @@ SliceGaps check_gaps(const fs::path& folder, const std::vector<PlacedSlice>& sli
 
 // Linear interpolation along the normal onto evenly spaced positions `step` apart, from the
 // first slice to the last one (the last output slice may fall short of it by less than `step`).
-std::vector<float> resample_evenly(const std::vector<float>& src, const std::vector<PlacedSlice>& slices,
-                                   std::size_t slice_size, double step, std::size_t* out_slices) {
+std::vector<float> resample_evenly(const std::vector<float>& src,
+                                   const std::vector<PlacedSlice>& slices, std::size_t slice_size,
+                                   double step, std::size_t* out_slices) {
   const double first = slices.front().position;
   const double extent = slices.back().position - first;
   const auto n = static_cast<std::size_t>(std::floor(extent / step + 1e-6)) + 1;
@@ -662,7 +711,8 @@ Volume read_dicom_series(const std::filesystem::path& folder, const ReadOptions&
     source = resample_evenly(source, slices, slice_size, min_gap, &depth);
     step = scale(g.normal, min_gap);
   } else if (slices.size() > 1) {
-    step = scale(sub(position_of(*slices.back().header), origin), 1.0 / static_cast<double>(slices.size() - 1));
+    step = scale(sub(position_of(*slices.back().header), origin),
+                 1.0 / static_cast<double>(slices.size() - 1));
   } else {
     const double thickness = slices.front().header->slice_thickness.value_or(1.0);
     step = scale(g.normal, thickness > 0 ? thickness : 1.0);

@@ -50,6 +50,7 @@ struct DicomFolderSummary {
 // (several series and no series_uid), kUnsupported (non-CT modality, multi-frame or colour
 // images, gantry tilt, uneven spacing without resample_uneven), kInvalidInput (missing or
 // inconsistent geometry, duplicate slice positions, no PixelData, corrupt or truncated file).
-[[nodiscard]] Volume read_dicom_series(const std::filesystem::path& folder, const ReadOptions& options);
+[[nodiscard]] Volume read_dicom_series(const std::filesystem::path& folder,
+                                       const ReadOptions& options);
 
 }  // namespace voxir::io

@@ -17,10 +17,11 @@ constexpr int kMaxDepth = 32;  // nested sequences deeper than this are not a re
 
 // VRs whose explicit encoding has 2 reserved bytes and a 32-bit length (PS3.5 7.1.2).
 constexpr std::array<std::string_view, 13> kLongVrs{"OB", "OD", "OF", "OL", "OV", "OW", "SQ",
-                                                   "SV", "UC", "UN", "UR", "UT", "UV"};
+                                                    "SV", "UC", "UN", "UR", "UT", "UV"};
 constexpr std::array<std::string_view, 34> kAllVrs{
-    "AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT", "OB", "OD", "OF", "OL", "OV",
-    "OW", "PN", "SH", "SL", "SQ", "SS", "ST", "SV", "TM", "UC", "UI", "UL", "UN", "UR", "US", "UT", "UV"};
+    "AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT",
+    "OB", "OD", "OF", "OL", "OV", "OW", "PN", "SH", "SL", "SQ", "SS", "ST",
+    "SV", "TM", "UC", "UI", "UL", "UN", "UR", "US", "UT", "UV"};
 
 bool in(std::string_view vr, auto const& list) {
   for (auto v : list)
@@ -35,7 +36,8 @@ struct Tag {
 
 class Walker {
  public:
-  Walker(std::span<const std::uint8_t> bytes, const std::filesystem::path& path) : b_(bytes), path_(path) {}
+  Walker(std::span<const std::uint8_t> bytes, const std::filesystem::path& path)
+      : b_(bytes), path_(path) {}
 
   void set_encoding(bool explicit_vr, bool big_endian) {
     explicit_ = explicit_vr;
@@ -51,7 +53,9 @@ class Walker {
       const Tag tag{u16(pos), u16(pos + 2)};
       need(pos, 8, "a File Meta Information element");
       const std::string_view vr(reinterpret_cast<const char*>(b_.data() + pos + 4), 2);
-      if (!in(vr, kAllVrs)) bad(pos, "File Meta Information element ({:04x},{:04x}) has no valid VR", tag.group, tag.element);
+      if (!in(vr, kAllVrs))
+        bad(pos, "File Meta Information element ({:04x},{:04x}) has no valid VR", tag.group,
+            tag.element);
       std::uint64_t len = 0;
       std::size_t value = 0;
       if (in(vr, kLongVrs)) {
@@ -62,10 +66,12 @@ class Walker {
         len = u16(pos + 6);
         value = pos + 8;
       }
-      if (vr == "SQ" || len == kUndefinedLength) bad(pos, "File Meta Information holds a sequence or an undefined length");
+      if (vr == "SQ" || len == kUndefinedLength)
+        bad(pos, "File Meta Information holds a sequence or an undefined length");
       need(value, len, "the value of a File Meta Information element");
       if (tag.element == 0x0010) {
-        std::string_view ts(reinterpret_cast<const char*>(b_.data() + value), static_cast<std::size_t>(len));
+        std::string_view ts(reinterpret_cast<const char*>(b_.data() + value),
+                            static_cast<std::size_t>(len));
         while (!ts.empty() && (ts.back() == '\0' || ts.back() == ' ')) ts.remove_suffix(1);
         *transfer_syntax = std::string(ts);
       }
@@ -73,13 +79,15 @@ class Walker {
       pos = value + static_cast<std::size_t>(len);
     }
     if (first) bad(132, "no File Meta Information after the DICM magic");
-    if (transfer_syntax->empty()) bad(132, "File Meta Information has no Transfer Syntax UID (0002,0010)");
+    if (transfer_syntax->empty())
+      bad(132, "File Meta Information has no Transfer Syntax UID (0002,0010)");
     return pos;
   }
 
   // Walks elements from `pos` to `end`; at depth > 0 inside an undefined-length item, stops after
   // the item delimiter and returns the offset following it.
-  std::size_t elements(std::size_t pos, std::size_t end, int depth, bool until_item_end, DicomStructure* out) {
+  std::size_t elements(std::size_t pos, std::size_t end, int depth, bool until_item_end,
+                       DicomStructure* out) {
     if (depth > kMaxDepth) bad(pos, "sequences nested deeper than {}", kMaxDepth);
     while (pos < end) {
       need(pos, 8, "an element header");
@@ -88,7 +96,8 @@ class Walker {
       if (tag.group == kItemGroup) {
         if (tag.element == kItemDelimiter && until_item_end) return pos + 8;
         // A stray empty delimiter is framing noise that GDCM tolerates; anything else is not.
-        if ((tag.element == kItemDelimiter || tag.element == kSequenceDelimiter) && u32(pos + 4) == 0) {
+        if ((tag.element == kItemDelimiter || tag.element == kSequenceDelimiter) &&
+            u32(pos + 4) == 0) {
           pos += 8;
           continue;
         }
@@ -131,13 +140,14 @@ class Walker {
           pos = items(value, end, kUndefinedLength, depth + 1, out);
           explicit_ = saved;
         } else {
-          bad(pos, "element ({:04x},{:04x}) has an undefined length but is not a sequence", tag.group, tag.element);
+          bad(pos, "element ({:04x},{:04x}) has an undefined length but is not a sequence",
+              tag.group, tag.element);
         }
         continue;
       }
       if (value + len > end) {
-        bad(pos, "element ({:04x},{:04x}) declares {} bytes but only {} remain (truncated file?)", tag.group,
-            tag.element, len, end > value ? end - value : 0);
+        bad(pos, "element ({:04x},{:04x}) declares {} bytes but only {} remain (truncated file?)",
+            tag.group, tag.element, len, end > value ? end - value : 0);
       }
       if (pixel_data) out->native_pixel_bytes = len;
       if (sequence && len > 0) {
@@ -155,14 +165,16 @@ class Walker {
  private:
   // Items of a sequence starting at `pos`; `length` is the sequence's defined length, or
   // undefined (then it ends at the sequence delimiter). Returns the offset after the sequence.
-  std::size_t items(std::size_t pos, std::size_t end, std::uint32_t length, int depth, DicomStructure* out) {
+  std::size_t items(std::size_t pos, std::size_t end, std::uint32_t length, int depth,
+                    DicomStructure* out) {
     const std::size_t stop = length == kUndefinedLength ? end : pos + length;
     while (pos < stop || length == kUndefinedLength) {
       need(pos, 8, "a sequence item");
       const Tag tag{u16(pos), u16(pos + 2)};
       const std::uint32_t len = u32(pos + 4);
       if (tag.group == kItemGroup && tag.element == kSequenceDelimiter) {
-        if (length != kUndefinedLength) bad(pos, "a sequence delimiter inside a sequence of defined length");
+        if (length != kUndefinedLength)
+          bad(pos, "a sequence delimiter inside a sequence of defined length");
         return pos + 8;
       }
       if (tag.group != kItemGroup || tag.element != kItem) {
@@ -171,7 +183,10 @@ class Walker {
       if (len == kUndefinedLength) {
         pos = elements(pos + 8, stop, depth, /*until_item_end=*/true, out);
       } else {
-        if (pos + 8 + len > stop) bad(pos, "a sequence item declares {} bytes past the end of its sequence (truncated file?)", len);
+        if (pos + 8 + len > stop)
+          bad(pos,
+              "a sequence item declares {} bytes past the end of its sequence (truncated file?)",
+              len);
         elements(pos + 8, pos + 8 + len, depth, false, out);
         pos += 8 + len;
       }
@@ -190,8 +205,8 @@ class Walker {
         bad(pos, "expected a pixel data fragment, found ({:04x},{:04x})", tag.group, tag.element);
       }
       if (pos + 8 + len > end) {
-        bad(pos, "a pixel data fragment declares {} bytes but only {} remain (truncated file?)", len,
-            end - pos - 8);
+        bad(pos, "a pixel data fragment declares {} bytes but only {} remain (truncated file?)",
+            len, end - pos - 8);
       }
       pos += 8 + len;
     }
@@ -229,19 +244,23 @@ class Walker {
 
 }  // namespace
 
-DicomStructure check_dicom_structure(std::span<const std::uint8_t> bytes, const std::filesystem::path& path) {
+DicomStructure check_dicom_structure(std::span<const std::uint8_t> bytes,
+                                     const std::filesystem::path& path) {
   DicomStructure out;
   Walker walker(bytes, path);
   if (bytes.size() < 132) {
-    fail(ErrorKind::kInvalidInput, "{}: too short for a DICOM file ({} bytes)", path.string(), bytes.size());
+    fail(ErrorKind::kInvalidInput, "{}: too short for a DICOM file ({} bytes)", path.string(),
+         bytes.size());
   }
   const std::size_t start = walker.meta(&out.transfer_syntax);
   const std::string& ts = out.transfer_syntax;
-  if (ts == "1.2.840.10008.1.2.1.99") {  // deflated: the data set is a zlib stream; GDCM inflates it
+  if (ts ==
+      "1.2.840.10008.1.2.1.99") {  // deflated: the data set is a zlib stream; GDCM inflates it
     out.dataset_checked = false;
     return out;
   }
-  walker.set_encoding(/*explicit_vr=*/ts != "1.2.840.10008.1.2", /*big_endian=*/ts == "1.2.840.10008.1.2.2");
+  walker.set_encoding(/*explicit_vr=*/ts != "1.2.840.10008.1.2",
+                      /*big_endian=*/ts == "1.2.840.10008.1.2.2");
   walker.elements(start, bytes.size(), 0, false, &out);
   return out;
 }

@@ -15,11 +15,11 @@
 namespace voxir::io {
 
 struct DicomStructure {
-  std::string transfer_syntax;          // (0002,0010), trimmed
-  bool has_pixel_data = false;          // a top-level (7FE0,0010) element is present
-  bool encapsulated = false;            // pixel data stored as fragments (compressed)
-  std::uint64_t native_pixel_bytes = 0; // length of native (uncompressed) pixel data
-  bool dataset_checked = true;          // false for deflated transfer syntaxes (not walked)
+  std::string transfer_syntax;           // (0002,0010), trimmed
+  bool has_pixel_data = false;           // a top-level (7FE0,0010) element is present
+  bool encapsulated = false;             // pixel data stored as fragments (compressed)
+  std::uint64_t native_pixel_bytes = 0;  // length of native (uncompressed) pixel data
+  bool dataset_checked = true;           // false for deflated transfer syntaxes (not walked)
 };
 
 // Walks `bytes`, the whole content of `path` (used in messages only). Throws

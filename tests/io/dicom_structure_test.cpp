@@ -67,7 +67,8 @@ struct Bytes {
 };
 
 // A Part-10 file: preamble, DICM, File Meta Information (explicit LE), then `body`.
-std::vector<std::uint8_t> part10(const std::string& ts, const std::function<void(Bytes&)>& body, bool big = false) {
+std::vector<std::uint8_t> part10(const std::string& ts, const std::function<void(Bytes&)>& body,
+                                 bool big = false) {
   Bytes meta;
   std::string uid = ts;
   if (uid.size() % 2 != 0) uid.push_back('\0');
@@ -91,7 +92,7 @@ const std::string kImplicit = "1.2.840.10008.1.2";
 void explicit_body_with_nested_sequences(Bytes& f) {
   f.shortel(0x0008, 0x0060, "CS", "CT");
   f.longhead(0x0008, 0x1140, "SQ", kUndefined);  // undefined-length sequence
-  f.item(kUndefined);                             // undefined-length item
+  f.item(kUndefined);                            // undefined-length item
   f.shortel(0x0008, 0x1150, "UI", "1.2");
   f.item_end();
   f.item(12);  // defined-length item holding one element
@@ -167,39 +168,45 @@ TEST(DicomStructure, BrokenFramingIsReportedWithTheFileName) {
   const auto nested = part10(kExplicit, explicit_body_with_nested_sequences);
   const Case cases[] = {
       {"native pixel data cut", cut(nested, 3), "declares 8 bytes but only 5 remain"},
-      {"sequence never closed", part10(kExplicit,
-                                       [](Bytes& f) {
-                                         f.longhead(0x0008, 0x1140, "SQ", kUndefined);
-                                         f.item(kUndefined);
-                                         f.shortel(0x0008, 0x1150, "UI", "1.2");
-                                       }),
+      {"sequence never closed",
+       part10(kExplicit,
+              [](Bytes& f) {
+                f.longhead(0x0008, 0x1140, "SQ", kUndefined);
+                f.item(kUndefined);
+                f.shortel(0x0008, 0x1150, "UI", "1.2");
+              }),
        "truncated"},
-      {"fragments never closed", part10("1.2.840.10008.1.2.4.90",
-                                        [](Bytes& f) {
-                                          f.longhead(0x7fe0, 0x0010, "OB", kUndefined);
-                                          f.item(0);
-                                          f.item(4);
-                                          f.str("j2k!");
-                                        }),
+      {"fragments never closed",
+       part10("1.2.840.10008.1.2.4.90",
+              [](Bytes& f) {
+                f.longhead(0x7fe0, 0x0010, "OB", kUndefined);
+                f.item(0);
+                f.item(4);
+                f.str("j2k!");
+              }),
        "pixel data fragment"},
-      {"fragment past the end", part10("1.2.840.10008.1.2.4.90",
-                                       [](Bytes& f) {
-                                         f.longhead(0x7fe0, 0x0010, "OB", kUndefined);
-                                         f.item(400);
-                                         f.str("j2k!");
-                                       }),
+      {"fragment past the end",
+       part10("1.2.840.10008.1.2.4.90",
+              [](Bytes& f) {
+                f.longhead(0x7fe0, 0x0010, "OB", kUndefined);
+                f.item(400);
+                f.str("j2k!");
+              }),
        "declares 400 bytes"},
-      {"item past its sequence", part10(kExplicit,
-                                        [](Bytes& f) {
-                                          f.longhead(0x0008, 0x1140, "SQ", 8);
-                                          f.item(100);
-                                        }),
+      {"item past its sequence",
+       part10(kExplicit,
+              [](Bytes& f) {
+                f.longhead(0x0008, 0x1140, "SQ", 8);
+                f.item(100);
+              }),
        "past the end of its sequence"},
-      {"undefined length on a plain element", part10(kExplicit,
-                                                     [](Bytes& f) { f.longhead(0x0010, 0x4000, "UT", kUndefined); }),
+      {"undefined length on a plain element",
+       part10(kExplicit, [](Bytes& f) { f.longhead(0x0010, 0x4000, "UT", kUndefined); }),
        "not a sequence"},
-      {"meta element past the end", cut(part10(kExplicit, [](Bytes&) {}), 4), "File Meta Information"},
-      {"no meta after DICM", [] {
+      {"meta element past the end", cut(part10(kExplicit, [](Bytes&) {}), 4),
+       "File Meta Information"},
+      {"no meta after DICM",
+       [] {
          std::vector<std::uint8_t> b(128, 0);
          for (char c : std::string("DICM")) b.push_back(static_cast<std::uint8_t>(c));
          for (int i = 0; i < 16; ++i) b.push_back(0x08);
@@ -213,8 +220,10 @@ TEST(DicomStructure, BrokenFramingIsReportedWithTheFileName) {
       ADD_FAILURE() << c.name << ": no error";
     } catch (const Error& e) {
       EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput) << c.name;
-      EXPECT_NE(std::string(e.what()).find("broken.dcm"), std::string::npos) << c.name << ": " << e.what();
-      EXPECT_NE(std::string(e.what()).find(c.phrase), std::string::npos) << c.name << ": " << e.what();
+      EXPECT_NE(std::string(e.what()).find("broken.dcm"), std::string::npos)
+          << c.name << ": " << e.what();
+      EXPECT_NE(std::string(e.what()).find(c.phrase), std::string::npos)
+          << c.name << ": " << e.what();
     }
   }
 }

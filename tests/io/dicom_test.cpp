@@ -33,7 +33,8 @@ using Vec = std::array<double, 3>;
 // A series of `n` slices along the normal of `orientation`, `gap` mm apart, starting at `origin`.
 // Stored value of (column c, row r, slice s) is c + 10 r + 100 s, so every voxel says where it
 // came from. Files are named so that name order is neither position nor instance order.
-std::vector<DicomSlice> series(int n, double gap, std::array<double, 6> orientation = {1, 0, 0, 0, 1, 0},
+std::vector<DicomSlice> series(int n, double gap,
+                               std::array<double, 6> orientation = {1, 0, 0, 0, 1, 0},
                                Vec origin = {-10, 20, 30}) {
   const Vec row{orientation[0], orientation[1], orientation[2]};
   const Vec col{orientation[3], orientation[4], orientation[5]};
@@ -48,14 +49,16 @@ std::vector<DicomSlice> series(int n, double gap, std::array<double, 6> orientat
     d.instance_number = n - s;
     d.pixels.resize(std::size_t{d.rows} * d.columns);
     for (unsigned r = 0; r < d.rows; ++r)
-      for (unsigned c = 0; c < d.columns; ++c) d.pixels[r * d.columns + c] = static_cast<std::int16_t>(c + 10 * r + 100 * s);
+      for (unsigned c = 0; c < d.columns; ++c)
+        d.pixels[r * d.columns + c] = static_cast<std::int16_t>(c + 10 * r + 100 * s);
     out.push_back(std::move(d));
   }
   return out;
 }
 
 // Writes the slices into `dir` under names whose order is scrambled relative to the positions.
-void write_series(const fs::path& dir, const std::vector<DicomSlice>& slices, const std::string& prefix = "img") {
+void write_series(const fs::path& dir, const std::vector<DicomSlice>& slices,
+                  const std::string& prefix = "img") {
   fs::create_directories(dir);
   for (std::size_t i = 0; i < slices.size(); ++i) {
     const std::size_t scrambled = (i * 7 + 3) % 101;
@@ -111,7 +114,11 @@ TEST(Dicom, OrdersSlicesByPositionAndMapsEveryOrientationToCanonical) {
       {"sagittal", {0, 1, 0, 0, 0, -1}, 3, {5, 6, 4}, "PIR"},
       {"axial, rotated rows", {0, 1, 0, -1, 0, 0}, 2, {4, 6, 5}, "PRS"},
       {"axial, normal pointing inferior", {1, 0, 0, 0, -1, 0}, 2, {6, 4, 5}, "LAI"},
-      {"oblique (20 degrees about x)", {1, 0, 0, 0, 0.9396926207859084, -0.3420201433256687}, 2, {6, 4, 5}, "LPS"},
+      {"oblique (20 degrees about x)",
+       {1, 0, 0, 0, 0.9396926207859084, -0.3420201433256687},
+       2,
+       {6, 4, 5},
+       "LPS"},
   };
   for (const auto& c : cases) {
     TempDir dir;
@@ -139,7 +146,9 @@ TEST(Dicom, AppliesEachFilesOwnRescale) {
   // Canonical i runs right (file column reversed), j anterior (file row reversed).
   for (int k = 0; k < 3; ++k) {
     const double stored = 5 + 10 * 3 + 100 * k;  // file column 5, row 3 = canonical (0, 0)
-    EXPECT_FLOAT_EQ(vol.at(0, 0, k), static_cast<float>(stored * slices[k].slope + slices[k].intercept)) << "slice " << k;
+    EXPECT_FLOAT_EQ(vol.at(0, 0, k),
+                    static_cast<float>(stored * slices[k].slope + slices[k].intercept))
+        << "slice " << k;
   }
 }
 
@@ -184,7 +193,8 @@ TEST(Dicom, SkipsNonDicomFilesAndListsSeries) {
   TempDir dir;
   write_series(dir.path(), series(3, 1.0));
   const std::string text = "not dicom";
-  write_file_atomic(dir / "README.txt", {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}, false);
+  write_file_atomic(dir / "README.txt",
+                    {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}, false);
   write_file_atomic(dir / "empty", {}, false);
   fs::create_directories(dir / "sub");
   auto other = series(2, 1.0);
@@ -253,7 +263,8 @@ TEST(Dicom, ResamplesUnevenSpacingOnlyWhenAsked) {
 TEST(Dicom, SmallGantryTiltWithinAPixelTenthIsAccepted) {
   TempDir dir;
   auto slices = series(5, 2.0);
-  for (std::size_t s = 0; s < slices.size(); ++s) (*slices[s].position)[1] += 0.005 * static_cast<double>(s);
+  for (std::size_t s = 0; s < slices.size(); ++s)
+    (*slices[s].position)[1] += 0.005 * static_cast<double>(s);
   write_series(dir.path(), slices);
   const Volume vol = read_volume(dir.path());
   EXPECT_EQ(vol.nz(), 5);
@@ -279,7 +290,8 @@ TEST(Dicom, EachMustFailFolderGivesItsErrorKind) {
       {"only non-DICOM files",
        [](const fs::path& d) {
          const std::string s(400, 'x');
-         write_file_atomic(d / "notes", {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}, false);
+         write_file_atomic(d / "notes", {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()},
+                           false);
        },
        ErrorKind::kNotFound, "no DICOM files"},
       {"MR modality",
@@ -352,7 +364,9 @@ TEST(Dicom, EachMustFailFolderGivesItsErrorKind) {
        [](const fs::path& d) {
          auto s = series(5, 2);
          // 15 degrees: each 2 mm step also moves 2 tan(15) mm posteriorly.
-         for (std::size_t i = 0; i < s.size(); ++i) (*s[i].position)[1] += 2 * std::tan(15 * 3.14159265358979 / 180) * static_cast<double>(i);
+         for (std::size_t i = 0; i < s.size(); ++i)
+           (*s[i].position)[1] +=
+               2 * std::tan(15 * 3.14159265358979 / 180) * static_cast<double>(i);
          write_series(d, s);
        },
        ErrorKind::kUnsupported, "gantry tilt of 15.00 degrees"},
@@ -402,7 +416,8 @@ TEST(Dicom, EachMustFailFolderGivesItsErrorKind) {
       ADD_FAILURE() << c.name << ": no error";
     } catch (const Error& e) {
       EXPECT_EQ(e.kind(), c.kind) << c.name << ": " << e.what();
-      EXPECT_NE(std::string(e.what()).find(c.phrase), std::string::npos) << c.name << ": " << e.what();
+      EXPECT_NE(std::string(e.what()).find(c.phrase), std::string::npos)
+          << c.name << ": " << e.what();
       EXPECT_NE(std::string(e.what()).find(dir.path().string()), std::string::npos)
           << c.name << ": message does not name the folder or file: " << e.what();
     }
@@ -419,7 +434,8 @@ TEST(Dicom, UnknownSeriesUidIsNotFound) {
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kNotFound);
-    EXPECT_NE(std::string(e.what()).find("1.2.826.0.1.3680043.9.7777.1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("1.2.826.0.1.3680043.9.7777.1"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -481,12 +497,15 @@ std::vector<RawSlice> read_raw_folder(const fs::path& dir) {
 void expect_slices_match_files(const Volume& vol, const std::vector<RawSlice>& raw) {
   for (std::int64_t k = 0; k < vol.nz(); ++k) {
     const double z = vol.affine()[2][2] * static_cast<double>(k) + vol.affine()[2][3];
-    const auto it = std::find_if(raw.begin(), raw.end(), [&](const auto& r) { return std::abs(r.z - z) < 1e-3; });
+    const auto it = std::find_if(raw.begin(), raw.end(),
+                                 [&](const auto& r) { return std::abs(r.z - z) < 1e-3; });
     ASSERT_NE(it, raw.end()) << "no file at z " << z;
     for (std::int64_t j = 0; j < vol.ny(); j += 37) {
       for (std::int64_t i = 0; i < vol.nx(); i += 29) {
-        const std::size_t src = static_cast<std::size_t>((vol.ny() - 1 - j) * it->columns + (vol.nx() - 1 - i));
-        ASSERT_EQ(vol.at(i, j, k), it->hu[src]) << it->path << " canonical " << i << "," << j << "," << k;
+        const std::size_t src =
+            static_cast<std::size_t>((vol.ny() - 1 - j) * it->columns + (vol.nx() - 1 - i));
+        ASSERT_EQ(vol.at(i, j, k), it->hu[src])
+            << it->path << " canonical " << i << "," << j << "," << k;
       }
     }
   }
@@ -531,13 +550,15 @@ TEST(DicomSample, TsAbdomenLabelsLieOnTheDicomGrid) {
   EXPECT_EQ(labels.dims(), ct.dims());
   for (int r = 0; r < 3; ++r)
     for (int c = 0; c < 4; ++c)
-      EXPECT_NEAR(labels.affine()[r][c], ct.affine()[r][c], 1e-3) << "affine[" << r << "][" << c << "]";
+      EXPECT_NEAR(labels.affine()[r][c], ct.affine()[r][c], 1e-3)
+          << "affine[" << r << "][" << c << "]";
 }
 
 TEST(DicomSample, TruncatedJpeg2000FileIsReportedNotDecoded) {
   VOXIR_REQUIRE_SHARED_DATA(data);
   TempDir dir;
-  const fs::path src = data / "ct/ts-dicom-abdomen/dicom/CT.1.3.12.2.1107.5.1.4.60064.30000022120808113428000016580";
+  const fs::path src =
+      data / "ct/ts-dicom-abdomen/dicom/CT.1.3.12.2.1107.5.1.4.60064.30000022120808113428000016580";
   const fs::path dst = dir / "slice";
   fs::copy_file(src, dst);
   fs::permissions(dst, fs::perms::owner_write, fs::perm_options::add);

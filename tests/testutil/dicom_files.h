@@ -24,7 +24,7 @@ struct DicomSlice {
   double slope = 1;
   double intercept = -1024;
   int instance_number = 1;
-  bool pixel_data = true;            // false: no PixelData element at all
+  bool pixel_data = true;  // false: no PixelData element at all
   // Encode the pixels as JPEG 2000 lossless (through GDCM) instead of storing them raw.
   bool jpeg2000 = false;
   // With jpeg2000: encode the pixels as unsigned, then declare them signed in the header (the
