@@ -19,6 +19,7 @@ struct InfoArgs {
   std::string labels;
   std::string label_ids;
   std::uint32_t min_voxels = 1;
+  bool resample_uneven = false;
   bool json = false;
 };
 
@@ -63,6 +64,7 @@ void print_extents(const char* title, const Extents& extents) {
 int run_info(const InfoArgs& args) {
   ReadOptions options;
   options.series_uid = args.series_uid;
+  options.resample_uneven = args.resample_uneven;
   const Volume volume = read_volume(args.input, options);
   const auto range = volume.hu_range();
   std::optional<LabelFacts> facts;
@@ -121,6 +123,8 @@ void add_info_command(CLI::App& app, CommandRun& run) {
   cmd->add_option("--min-voxels", args->min_voxels, "Voxels a class needs on a slice to count as present")
       ->check(CLI::Range(1U, 1U << 30))
       ->capture_default_str();
+  cmd->add_flag("--resample-uneven", args->resample_uneven,
+                 "Resample a DICOM series with uneven slice gaps onto its smallest gap (linear)");
   cmd->add_flag("--json", args->json, "Print JSON instead of text");
   cmd->callback([args, &run] { run = [args] { return run_info(*args); }; });
 }

@@ -77,7 +77,8 @@ struct ReadOptions {
 // Reads a CT volume: a NIfTI-1 or NIfTI-2 file (.nii or .nii.gz, told by its header, not its
 // name) or a folder holding a DICOM CT series. Returns it in canonical order (see above).
 // Throws Error naming the file and what is wrong: kNotFound, kInvalidInput (corrupt or truncated
-// file, absurd header), kUnsupported (datatype, tilted gantry, non-CT modality), kIo.
+// file, absurd header), kUnsupported (datatype, tilted gantry, non-CT modality), kIo, kUsage (a
+// DICOM folder with several series and no series_uid). DICOM rules: docs/io.md.
 [[nodiscard]] Volume read_volume(const std::filesystem::path& path, const ReadOptions& options = {});
 
 enum class NiftiDatatype { kUint8, kInt16, kFloat32 };

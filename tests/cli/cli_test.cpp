@@ -1,7 +1,9 @@
 // Golden tests of the voxir binary: exit codes, JSON shape and facts on the real samples.
+#include "testutil/dicom_files.h"
 #include "testutil/shared_data.h"
 #include "testutil/temp_dir.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -53,6 +55,39 @@ TEST(Cli, InfoJsonOnRealSample) {
   EXPECT_EQ(j["orientation"], "RAS");
   EXPECT_NEAR(j["spacing"][2].get<double>(), 3.0, 1e-3);
   EXPECT_LE(j["hu_range"][0].get<double>(), -1000);
+}
+
+TEST(Cli, InfoJsonOnDicomFolder) {
+  VOXIR_REQUIRE_SHARED_DATA(data);
+  const CliRun r = run_voxir("info --json " + (data / "ct/ts-dicom-abdomen/dicom").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["dims"], nlohmann::json::array({512, 512, 20}));
+  EXPECT_EQ(j["orientation"], "LPS");
+  EXPECT_EQ(j["hu_range"], nlohmann::json::array({-1024.0, 1839.0}));
+  EXPECT_NEAR(j["spacing"][0].get<double>(), 0.9765625, 1e-6);
+  EXPECT_NEAR(j["spacing"][2].get<double>(), 2.0, 1e-6);
+  EXPECT_NEAR(j["affine"][2][3].get<double>(), -804.5, 1e-6);  // slice 0 is the most inferior
+}
+
+TEST(Cli, InfoOnFolderWithSeveralSeriesNeedsSeries) {
+  voxir::testing::TempDir dir;
+  for (int s = 0; s < 2; ++s) {
+    for (int k = 0; k < 3; ++k) {
+      voxir::testing::DicomSlice slice;
+      slice.series_uid = s == 0 ? "1.2.3.100" : "1.2.3.200";
+      slice.position = std::array<double, 3>{0, 0, 2.0 * k};
+      voxir::testing::write_dicom_slice(dir / fmt::format("s{}_{}", s, k), slice);
+    }
+  }
+  const CliRun several = run_voxir("info " + dir.path().string());
+  EXPECT_EQ(several.code, 2) << several.out;
+  EXPECT_NE(several.out.find("1.2.3.100 (CT, 3 files"), std::string::npos) << several.out;
+  EXPECT_NE(several.out.find("1.2.3.200 (CT, 3 files"), std::string::npos) << several.out;
+  const CliRun picked = run_voxir("info --json --series 1.2.3.200 " + dir.path().string());
+  ASSERT_EQ(picked.code, 0) << picked.out;
+  EXPECT_EQ(nlohmann::json::parse(picked.out)["dims"], nlohmann::json::array({6, 4, 3}));
+  EXPECT_EQ(run_voxir("info --series 9.9 " + dir.path().string()).code, 4);
 }
 
 TEST(Cli, SynthWritesADatasetAndRejectsBadOptions) {
@@ -114,6 +149,29 @@ TEST(Cli, InfoWithMismatchedLabelsFails) {
   EXPECT_EQ(r.code, 3) << r.out;
   EXPECT_NE(r.out.find("aorta.nii.gz"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("does not match the CT grid"), std::string::npos) << r.out;
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Cli, InfoOnDicomSeriesWithItsV2Labels) {
+  VOXIR_REQUIRE_SHARED_DATA(data);
+  const CliRun r = run_voxir("info --json " + (data / "ct/ts-dicom-abdomen/dicom").string() + " --labels " +
+                             (data / "ct/ts-dicom-abdomen/example_seg_dicom_v2.nii.gz").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["dims"], nlohmann::json::array({512, 512, 20}));
+  // The 20 slices lie in the upper abdomen: the liver is on them, the brain and femurs are not.
+  ASSERT_TRUE(j["labels"].contains("liver")) << r.out;
+  EXPECT_GE(j["labels"]["liver"][0].get<int>(), 0);
+  EXPECT_LE(j["labels"]["liver"][1].get<int>(), 19);
+  EXPECT_FALSE(j["labels"].contains("brain"));
+  EXPECT_FALSE(j["labels"].contains("femur_left"));
+  EXPECT_TRUE(j["coarse"].contains("vertebrae"));
+  // Canonical order puts the inferior vertebra first: T12 starts below T11.
+  EXPECT_LT(j["labels"]["vertebrae_T12"][0].get<int>(), j["labels"]["vertebrae_T11"][0].get<int>());
+  EXPECT_LT(j["labels"]["vertebrae_T12"][1].get<int>(), j["labels"]["vertebrae_T11"][1].get<int>());
 }
 
 }  // namespace

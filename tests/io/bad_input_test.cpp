@@ -131,6 +131,13 @@ TEST(BadInput, EachMustFailInputGivesItsErrorKindAndNamesTheFile) {
          return d / "complex.nii";
        },
        ErrorKind::kUnsupported, "datatype"},
+      {"folder without DICOM files",
+       [](const TempDir& d) {
+         std::filesystem::create_directories(d / "nodicom");
+         write_bytes(d / "nodicom" / "notes.txt", {'h', 'i'});
+         return d / "nodicom";
+       },
+       ErrorKind::kNotFound, "no DICOM files"},
   };
   for (const auto& c : cases) {
     TempDir dir;
