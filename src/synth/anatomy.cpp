@@ -313,8 +313,9 @@ class Painter {
     br.within = {skull.inset(8.5)};
     const Ellipsoid cerebrum = make_ellipsoid(Vec3{0, -10, -88} + jitter(2), {65 * size, 84 * size, 66 * size});
     g_.paint(cerebrum, br);
-    g_.paint(make_ellipsoid({0, -55, -136}, {48, 30, 23}), br);
-    g_.paint(Tube{{{0, -25, -115}, 12}, {{0, -32, -172}, 11}}, paint(brain, kGrey));
+    g_.paint(make_ellipsoid({0, -55, -132}, {48, 30, 22}), br);
+    // Brainstem down to the foramen magnum, just above C1 (the cord below is unlabelled).
+    g_.paint(Tube{{{0, -25, -115}, 12}, {{0, -30, -150}, 11}}, paint(brain, kGrey));
     g_.paint(cerebrum.inset(11), inside_label(brain, kWhite));
     for (double s : {1.0, -1.0}) {
       g_.paint(make_ellipsoid({s * 9, -5, -80}, {5 + rng_.uniform(0, 3), 24, 11}), inside_label(brain, kCsf));
