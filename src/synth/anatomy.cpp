@@ -748,7 +748,7 @@ class Painter {
       bone(make_ellipsoid({0, v.y, v.z}, {v.hw, v.hd, v.height * 0.65}), label, 1.5, plates);
       if (v.name == "C2") bone(Tube{{{0, v.y + 1, v.z + v.height / 2}, 5}, {{0, v.y + 1, v.z + v.height / 2 + 14}, 4.5}}, label, 1.0);
       const double spinous = region == 'C' ? (v.name == "C7" || v.name == "C2" ? 25.0 : 15.0) : region == 'T' ? 28.0 : 25.0;
-      const double drop = region == 'T' ? 15.0 : 5.0;
+      const double drop = region == 'T' ? 15.0 : region == 'L' ? 10.0 : 5.0;
       const double transverse = region == 'C' ? 10.0 : region == 'T' ? 18.0 : 22.0;
       for (double s : {1.0, -1.0}) {
         const Vec3 pedicle{s * v.hw * 0.65, canal, v.z};
@@ -757,7 +757,9 @@ class Painter {
              label, 1.0);
         bone(Tube{{pedicle, r}, {{s * (v.hw * 0.65 + transverse), canal - (region == 'T' ? 10.0 : 4.0), v.z}, r * 0.8}},
              label, 1.0);
-        bone(make_ellipsoid(pedicle + Vec3{0, -3, 0}, {5, 5, v.pitch * 0.45}), label, 1.2);
+        // Articular processes reach up and down to the neighbours' (facet joints), so a
+        // vertebra's extent spans more than its body, as in TotalSegmentator's masks.
+        bone(make_ellipsoid(pedicle + Vec3{0, -3, 0}, {5, 5, v.pitch * 0.62}), label, 1.2);
       }
       bone(Tube{{{0, canal - 9, v.z}, r}, {{0, canal - 9 - spinous, v.z - drop}, r * 0.8}}, label, 1.0);
     }
