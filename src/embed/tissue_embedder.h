@@ -20,14 +20,15 @@
 namespace voxir::embed {
 
 struct TissueConfig {
-  double grid_mm = 3;     // working pixel size; smaller is slower, finer than cells needs not be
+  // Defaults chosen by bench/embed_localize.cpp (table in docs/embedders.md).
+  double grid_mm = 4;     // working pixel size: 5 is ~20% faster, 3 no better
   double fov_mm = 360;    // physical window side; wider than most trunks
-  double cell_mm = 15;    // sampling step; dim = 4 * (fov/cell)^2
-  double box_mm = 30;     // averaging box side (the blur); > cell_mm overlaps neighbours
-  int open_px = 2;        // opening radius in grid pixels (arms, table, cables)
-  bool sqrt = true;       // sqrt of area fractions (Hellinger): small structures (bone) count more
-  double composition = 0.5;  // weight of the whole-body tissue fractions block (0 = off)
-  bool center = false;    // subtract each vector's mean before normalising
+  double cell_mm = 15;    // sampling step; dim = 4 * (fov/cell)^2 (+4); 20 mm: 1296-d, a bit worse
+  double box_mm = 15;     // averaging box side; larger boxes blur the level contrast away
+  int open_px = 2;        // opening radius in grid pixels; 0 keeps arms and table (worse)
+  bool sqrt = false;      // sqrt of area fractions: tried, flattens the similarity profile
+  double composition = 0; // weight of a whole-body tissue-fraction block: tried, no gain
+  bool center = true;     // subtract each vector's mean: sharper similarity profile
 
   // Throws Error(kUsage) naming the bad value.
   void validate() const;

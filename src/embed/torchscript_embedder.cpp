@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cmath>
 #include <mutex>
 
@@ -33,7 +34,7 @@ class TorchScriptEmbedder final : public Embedder {
     if (at::get_num_threads() != threads) at::set_num_threads(threads);
     try {
       module_ = torch::jit::load(model.string());
-    } catch (const c10::Error& e) {
+    } catch (const std::exception& e) {
       fail(ErrorKind::kInvalidInput, "{}: not a loadable TorchScript model: {}", model.string(), first_line(e.what()));
     }
     module_.eval();
@@ -43,7 +44,9 @@ class TorchScriptEmbedder final : public Embedder {
     torch::Tensor out;
     try {
       out = forward(probe);
-    } catch (const c10::Error& e) {
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {  // c10::Error, torch::jit::JITException
       fail(ErrorKind::kInvalidInput, "{}: the model rejects the sidecar's input {}x{}x{} ({}): {}",
            model.string(), p.channels, p.input_height, p.input_width, sidecar_path.string(), first_line(e.what()));
     }
@@ -146,6 +149,29 @@ bool have_torchscript() { return true; }
 std::unique_ptr<Embedder> make_torchscript_embedder(const std::filesystem::path& model,
                                                     const EmbedderOptions& options) {
   return std::make_unique<TorchScriptEmbedder>(model, options);
+}
+
+}  // namespace voxir::embed
+
+namespace voxir::embed {
+
+double bare_forward_seconds(const std::filesystem::path& model, int batch, int repeats, int threads) {
+  const auto sidecar_path = find_sidecar(model);
+  const ModelSidecar sidecar = parse_sidecar(read_text_file(sidecar_path), sidecar_path);
+  at::set_num_threads(resolve_threads(threads, 1 << 20));
+  torch::jit::script::Module module = torch::jit::load(model.string());
+  module.eval();
+  c10::InferenceMode guard;
+  const Preprocessing& p = sidecar.preprocessing;
+  const torch::Tensor input = torch::randn({batch, p.channels, p.input_height, p.input_width});
+  double best = 1e30;
+  for (int r = -1; r < repeats; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto out = module.forward({input});
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (r >= 0) best = std::min(best, s);
+  }
+  return best;
 }
 
 }  // namespace voxir::embed

@@ -19,3 +19,12 @@ namespace voxir::embed {
                                                                   const EmbedderOptions& options);
 
 }  // namespace voxir::embed
+
+namespace voxir::embed {
+
+// Benchmark support: best wall time in seconds of libtorch's bare forward pass of `model` on a
+// random batch of `batch` inputs of its sidecar's size (no preprocessing, no pooling, no copy),
+// over `repeats` runs after one warm-up, on `threads` threads. kUnsupported without libtorch.
+[[nodiscard]] double bare_forward_seconds(const std::filesystem::path& model, int batch, int repeats, int threads);
+
+}  // namespace voxir::embed

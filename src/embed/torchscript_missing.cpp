@@ -14,3 +14,11 @@ std::unique_ptr<Embedder> make_torchscript_embedder(const std::filesystem::path&
 }
 
 }  // namespace voxir::embed
+
+namespace voxir::embed {
+
+double bare_forward_seconds(const std::filesystem::path& model, int, int, int) {
+  fail(ErrorKind::kUnsupported, "{}: this voxir was built without libtorch", model.string());
+}
+
+}  // namespace voxir::embed
