@@ -99,48 +99,46 @@ void resample_plane(std::span<const float> src, std::int64_t nx, std::int64_t ny
     fail(ErrorKind::kInternal, "resample_plane: buffer sizes {} / {} do not match {}x{} / {}x{}",
          src.size(), out.size(), nx, ny, w, h);
   }
-  // x pass over every source row.
+  // y pass first, over whole source rows: the long inner loop runs along x and vectorises, and
+  // it does the bulk of the work when the plane shrinks (512 -> 100 pixels).
+  make_taps(ny, sy, my, s.y);
+  const int ty = s.y.max_taps;
+  const auto sw = static_cast<std::size_t>(nx);
+  s.row_pass.resize(h * sw);
+  for (std::size_t o = 0; o < h; ++o) {
+    float* dst = s.row_pass.data() + o * sw;
+    const int c = s.y.count[o];
+    if (c == 0) {
+      std::fill(dst, dst + sw, pad);
+      continue;
+    }
+    const float* wt = &s.y.weights[o * static_cast<std::size_t>(ty)];
+    const float* base = src.data() + static_cast<std::size_t>(s.y.first[o]) * sw;
+    for (std::size_t x = 0; x < sw; ++x) dst[x] = wt[0] * base[x];
+    for (int t = 1; t < c; ++t) {
+      const float* r = base + static_cast<std::size_t>(t) * sw;
+      const float wv = wt[t];
+      for (std::size_t x = 0; x < sw; ++x) dst[x] += wv * r[x];
+    }
+  }
+  // x pass over the h rows of the y pass.
   make_taps(nx, sx, mx, s.x);
   const int tx = s.x.max_taps;
-  const std::vector<int>& first_x = s.x.first;
-  const std::vector<int>& count_x = s.x.count;
-  const std::vector<float>& weights_x = s.x.weights;
-  s.row_pass.resize(static_cast<std::size_t>(ny) * w);
-  for (std::int64_t j = 0; j < ny; ++j) {
-    const float* row = src.data() + j * nx;
-    float* dst = s.row_pass.data() + static_cast<std::size_t>(j) * w;
+  for (std::size_t y = 0; y < h; ++y) {
+    const float* row = s.row_pass.data() + y * sw;
+    float* dst = out.data() + y * w;
     for (std::size_t o = 0; o < w; ++o) {
-      const int c = count_x[o];
+      const int c = s.x.count[o];
       if (c == 0) {
         dst[o] = pad;
         continue;
       }
-      const float* wt = &weights_x[o * static_cast<std::size_t>(tx)];
-      const float* p = row + first_x[o];
+      const float* wt = &s.x.weights[o * static_cast<std::size_t>(tx)];
+      const float* p = row + s.x.first[o];
       float acc = 0;
       for (int t = 0; t < c; ++t) acc += wt[t] * p[t];
       dst[o] = acc;
     }
-  }
-  // y pass: each output row is a weighted sum of rows of the x pass.
-  make_taps(ny, sy, my, s.y);
-  const int ty = s.y.max_taps;
-  for (std::size_t o = 0; o < h; ++o) {
-    float* dst = out.data() + o * w;
-    const int c = s.y.count[o];
-    if (c == 0) {
-      std::fill(dst, dst + w, pad);
-      continue;
-    }
-    const float* wt = &s.y.weights[o * static_cast<std::size_t>(ty)];
-    const float* base = s.row_pass.data() + static_cast<std::size_t>(s.y.first[o]) * w;
-    for (std::size_t x = 0; x < w; ++x) dst[x] = wt[0] * base[x];
-    for (int t = 1; t < c; ++t) {
-      const float* r = base + static_cast<std::size_t>(t) * w;
-      const float wv = wt[t];
-      for (std::size_t x = 0; x < w; ++x) dst[x] += wv * r[x];
-    }
-    // Pad columns stay pad (the x pass already wrote pad there in every row).
   }
 }
 
