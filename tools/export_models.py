@@ -21,7 +21,9 @@ named above. --random-weights builds the same architectures from torchvision wit
 weights (no downloads): for testing the loading path and for speed benchmarks. Vectors of
 random-weight models are meaningless for retrieval.
 
-Export with the same torch major version as voxir's libtorch (Debian 12: 1.13); files from a
+Models are saved as plain traces: torch 1.13's frozen/optimised graphs save but do not load
+again; voxir freezes and optimises a model itself after loading it. Export with the same torch
+major version as voxir's libtorch (Debian 12: 1.13); files from a
 newer torch may not load.
 
 Usage:
@@ -161,8 +163,8 @@ def export(name, out_dir, random_weights, weights, seed):
     example = torch.randn(1, 3, size, size)
     with torch.no_grad():
         traced = torch.jit.trace(model, example)
+        path = f"{out_dir}/{name}.pt"
         dim = int(traced(example).reshape(1, -1).shape[1])
-    path = f"{out_dir}/{name}.pt"
     traced.save(path)
     sidecar = {
         "format": "voxir-model/1",

@@ -18,8 +18,8 @@ namespace {
 constexpr int kClasses = 4;  // bone, soft tissue, fat, air
 
 // Class of a HU value inside the body, -1 for none.
-int tissue_class(float v) {
-  if (v > 200.0f) return 0;
+int tissue_class(float v, float bone) {
+  if (v > bone) return 0;
   if (v >= 0.0f && v <= 150.0f) return 1;
   if (v >= -200.0f && v <= -30.0f) return 2;
   if (v < -400.0f) return 3;
@@ -128,9 +128,9 @@ class TissueEmbedder final : public Embedder {
   }
   [[nodiscard]] std::string fingerprint() const override {
     // Every field, defaults included, so a change of default is a change of fingerprint.
-    return fmt::format("builtin:tissue/v1;grid={};fov={};cell={};box={};open={};sqrt={};comp={};center={}",
+    return fmt::format("builtin:tissue/v1;grid={};fov={};cell={};box={};open={};sqrt={};comp={};center={};bone={}",
                        config_.grid_mm, config_.fov_mm, config_.cell_mm, config_.box_mm,
-                       config_.open_px, config_.sqrt, config_.composition, config_.center);
+                       config_.open_px, config_.sqrt, config_.composition, config_.center, config_.bone_hu);
   }
   [[nodiscard]] int dim() const override { return config_.dim(); }
 
@@ -188,7 +188,7 @@ class TissueEmbedder final : public Embedder {
         if (wk.mask[p]) {
           cx += x;
           cy += y;
-          const int t = tissue_class(wk.grid[p]);
+          const int t = tissue_class(wk.grid[p], static_cast<float>(c.bone_hu));
           if (t >= 0) {
             row[t] += 1;
             class_total[t] += 1;
@@ -273,6 +273,7 @@ void TissueConfig::validate() const {
   }
   if (!(box_mm >= grid_mm && box_mm <= fov_mm)) fail(ErrorKind::kUsage, "builtin:tissue: box={} mm (expected grid..fov)", box_mm);
   if (open_px < 0 || open_px > 10) fail(ErrorKind::kUsage, "builtin:tissue: open={} (expected 0..10 pixels)", open_px);
+  if (!(bone_hu >= 150 && bone_hu <= 3000)) fail(ErrorKind::kUsage, "builtin:tissue: bone={} HU (expected 150..3000)", bone_hu);
   if (!(composition >= 0 && composition <= 100)) fail(ErrorKind::kUsage, "builtin:tissue: comp={} (expected 0..100)", composition);
 }
 
@@ -287,6 +288,7 @@ std::string TissueConfig::to_params() const {
   if (sqrt != d.sqrt) parts.push_back(fmt::format("sqrt={}", sqrt ? 1 : 0));
   if (composition != d.composition) parts.push_back(fmt::format("comp={}", composition));
   if (center != d.center) parts.push_back(fmt::format("center={}", center ? 1 : 0));
+  if (bone_hu != d.bone_hu) parts.push_back(fmt::format("bone={}", bone_hu));
   return fmt::format("{}", fmt::join(parts, ","));
 }
 
@@ -314,7 +316,8 @@ TissueConfig TissueConfig::from_params(std::string_view params) {
     } else if (key == "sqrt") c.sqrt = flag();
     else if (key == "comp") c.composition = v;
     else if (key == "center") c.center = flag();
-    else fail(ErrorKind::kUsage, "builtin:tissue: unknown parameter '{}' (known: grid, fov, cell, box, open, sqrt, comp, center)", key);
+    else if (key == "bone") c.bone_hu = v;
+    else fail(ErrorKind::kUsage, "builtin:tissue: unknown parameter '{}' (known: grid, fov, cell, box, open, sqrt, comp, center, bone)", key);
   }
   c.validate();
   return c;

@@ -4,7 +4,7 @@
 //   1. resample to a grid of grid_mm pixels (spacing-independent from here on);
 //   2. body = largest connected component of HU > -300 after a morphological opening (drops the
 //      scanner table and arms not fused to the trunk), holes filled (lungs, bowel gas);
-//   3. tissue-class maps inside the body: bone > 200 HU, soft tissue 0..150, fat -200..-30,
+//   3. tissue-class maps inside the body: bone > bone_hu (200), soft tissue 0..150, fat -200..-30,
 //      air < -400 (lungs, bowel gas);
 //   4. each map averaged over box_mm boxes on a fov_mm square window of cell_mm cells, centred on
 //      the body's centre of mass: layout in physical units, independent of the field of view;
@@ -29,6 +29,7 @@ struct TissueConfig {
   bool sqrt = false;      // sqrt of area fractions: tried, flattens the similarity profile
   double composition = 0; // weight of a whole-body tissue-fraction block: tried, no gain
   bool center = true;     // subtract each vector's mean: sharper similarity profile
+  double bone_hu = 200;   // bone class threshold (contrast-filled vessels reach 200-500 HU)
 
   // Throws Error(kUsage) naming the bad value.
   void validate() const;

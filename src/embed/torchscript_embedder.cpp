@@ -22,6 +22,23 @@ namespace {
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
+// Loads a model for inference: eval mode, frozen and optimised (batch norms folded into
+// convolutions, ops fused) when libtorch can; as loaded otherwise.
+torch::jit::script::Module load_for_inference(const std::filesystem::path& model) {
+  torch::jit::script::Module module;
+  try {
+    module = torch::jit::load(model.string());
+  } catch (const std::exception& e) {
+    fail(ErrorKind::kInvalidInput, "{}: not a loadable TorchScript model: {}", model.string(), first_line(e.what()));
+  }
+  module.eval();
+  try {
+    return torch::jit::optimize_for_inference(module);
+  } catch (const std::exception&) {
+    return module;  // some graphs cannot be frozen; they run unoptimised
+  }
+}
+
 class TorchScriptEmbedder final : public Embedder {
  public:
   TorchScriptEmbedder(const std::filesystem::path& model, const EmbedderOptions& options)
@@ -32,16 +49,12 @@ class TorchScriptEmbedder final : public Embedder {
     sidecar_ = parse_sidecar(read_text_file(sidecar_path), sidecar_path);
     const int threads = resolve_threads(threads_, 1 << 20);
     if (at::get_num_threads() != threads) at::set_num_threads(threads);
-    try {
-      module_ = torch::jit::load(model.string());
-    } catch (const std::exception& e) {
-      fail(ErrorKind::kInvalidInput, "{}: not a loadable TorchScript model: {}", model.string(), first_line(e.what()));
-    }
-    module_.eval();
+    module_ = load_for_inference(model);
     // One forward pass proves that the sidecar's input fits and its output.dim is right.
     const Preprocessing& p = sidecar_.preprocessing;
     torch::Tensor probe = torch::zeros({1, p.channels, p.input_height, p.input_width});
     torch::Tensor out;
+    torch::NoGradGuard guard;
     try {
       out = forward(probe);
     } catch (const Error&) {
@@ -72,7 +85,7 @@ class TorchScriptEmbedder final : public Embedder {
     }
     const Preprocessing& p = sidecar_.preprocessing;
     const std::size_t tensor = p.tensor_size();
-    c10::InferenceMode guard;
+    torch::NoGradGuard guard;
     for (std::int64_t b = k0; b < k1; b += batch_) {
       const std::int64_t n = std::min<std::int64_t>(batch_, k1 - b);
       torch::Tensor input = torch::empty({n, p.channels, p.input_height, p.input_width});
@@ -155,23 +168,29 @@ std::unique_ptr<Embedder> make_torchscript_embedder(const std::filesystem::path&
 
 namespace voxir::embed {
 
-double bare_forward_seconds(const std::filesystem::path& model, int batch, int repeats, int threads) {
+std::vector<double> bare_forward_seconds(const std::filesystem::path& model, int batch, int repeats, int threads,
+                                         const std::function<void()>& between) {
   const auto sidecar_path = find_sidecar(model);
   const ModelSidecar sidecar = parse_sidecar(read_text_file(sidecar_path), sidecar_path);
   at::set_num_threads(resolve_threads(threads, 1 << 20));
-  torch::jit::script::Module module = torch::jit::load(model.string());
-  module.eval();
-  c10::InferenceMode guard;
+  torch::jit::script::Module module = load_for_inference(model);
   const Preprocessing& p = sidecar.preprocessing;
   const torch::Tensor input = torch::randn({batch, p.channels, p.input_height, p.input_width});
-  double best = 1e30;
+  std::vector<double> times;
   for (int r = -1; r < repeats; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto out = module.forward({input});
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (r >= 0) best = std::min(best, s);
+    double s = 0;
+    {
+      torch::NoGradGuard guard;
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto out = module.forward({input});
+      s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+    if (r >= 0) {
+      times.push_back(s);
+      between();
+    }
   }
-  return best;
+  return times;
 }
 
 }  // namespace voxir::embed

@@ -4,7 +4,9 @@
 #include "voxir/embed.h"
 
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <vector>
 
 namespace voxir::embed {
 
@@ -22,9 +24,12 @@ namespace voxir::embed {
 
 namespace voxir::embed {
 
-// Benchmark support: best wall time in seconds of libtorch's bare forward pass of `model` on a
-// random batch of `batch` inputs of its sidecar's size (no preprocessing, no pooling, no copy),
-// over `repeats` runs after one warm-up, on `threads` threads. kUnsupported without libtorch.
-[[nodiscard]] double bare_forward_seconds(const std::filesystem::path& model, int batch, int repeats, int threads);
+// Benchmark support: libtorch's bare forward pass of `model` (loaded as the embedder loads it)
+// on a random batch of `batch` inputs of its sidecar's size: no preprocessing, pooling or copy.
+// Runs one warm-up, then `repeats` timed passes on `threads` threads, calling between() after
+// each (so a caller can interleave its own timings under the same machine load). Returns the
+// seconds of each timed pass. kUnsupported without libtorch.
+[[nodiscard]] std::vector<double> bare_forward_seconds(const std::filesystem::path& model, int batch, int repeats,
+                                                       int threads, const std::function<void()>& between);
 
 }  // namespace voxir::embed

@@ -17,7 +17,8 @@ std::unique_ptr<Embedder> make_torchscript_embedder(const std::filesystem::path&
 
 namespace voxir::embed {
 
-double bare_forward_seconds(const std::filesystem::path& model, int, int, int) {
+std::vector<double> bare_forward_seconds(const std::filesystem::path& model, int, int, int,
+                                         const std::function<void()>&) {
   fail(ErrorKind::kUnsupported, "{}: this voxir was built without libtorch", model.string());
 }
 
