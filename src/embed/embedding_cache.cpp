@@ -55,6 +55,11 @@ std::optional<std::vector<float>> decode(std::span<const std::uint8_t> b, std::u
   return out;
 }
 
+std::string entry_name(std::uint64_t volume_hash, const std::string& fingerprint) {
+  return fmt::format("{:016x}-{:016x}.emb", volume_hash,
+                     hash64({reinterpret_cast<const std::uint8_t*>(fingerprint.data()), fingerprint.size()}));
+}
+
 }  // namespace
 
 struct EmbeddingCache::Counters {
@@ -69,17 +74,13 @@ EmbeddingCache::Stats EmbeddingCache::stats() const {
 }
 
 std::filesystem::path EmbeddingCache::entry_path(const Embedder& embedder, const Volume& volume) const {
-  return folder_ / fmt::format("{:016x}-{:016x}.emb", volume_content_hash(volume),
-                               hash64({reinterpret_cast<const std::uint8_t*>(embedder.fingerprint().data()),
-                                       embedder.fingerprint().size()}));
+  return folder_ / entry_name(volume_content_hash(volume), embedder.fingerprint());
 }
 
 std::vector<float> EmbeddingCache::embed_all(const Embedder& embedder, const Volume& volume) {
   const std::uint64_t vh = volume_content_hash(volume);
   const std::string fingerprint = embedder.fingerprint();
-  const auto path = folder_ / fmt::format("{:016x}-{:016x}.emb", vh,
-                                          hash64({reinterpret_cast<const std::uint8_t*>(fingerprint.data()),
-                                                  fingerprint.size()}));
+  const auto path = folder_ / entry_name(vh, fingerprint);
   std::error_code ec;
   if (std::filesystem::is_regular_file(path, ec)) {
     std::vector<std::uint8_t> bytes;
