@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <unistd.h>
 #include <fstream>
 #include <vector>
 
@@ -23,13 +24,27 @@ const char* kPython = "/usr/bin/python3";
 
 class TorchScript : public ::testing::Test {
  protected:
+  // The tiny model is exported once per build folder (python3 + torch take seconds to start) and
+  // reused by later test processes; files are renamed into place, the sidecar last.
   static void SetUpTestSuite() {
     if (!embed::have_torchscript()) return;
     dir_ = new testing::TempDir();
+    models_ = std::filesystem::path(VOXIR_TEST_MODELS_DIR);
+    if (std::filesystem::exists(models_ / "tiny.pt.json")) {
+      exported_ = true;
+      return;
+    }
+    // Staged beside the final folder, so the renames stay on one file system.
+    const auto staging = std::filesystem::path(models_.string() + fmt::format(".tmp-{}", ::getpid()));
     const std::string cmd = fmt::format("{} -c 'import torch, torchvision' >/dev/null 2>&1 && {} {}/tools/export_models.py "
                                         "--out {} --random-weights --threads 2 tiny >/dev/null 2>&1",
-                                        kPython, kPython, VOXIR_SOURCE_DIR, dir_->path().string());
-    exported_ = std::system(cmd.c_str()) == 0;
+                                        kPython, kPython, VOXIR_SOURCE_DIR, staging.string());
+    if (std::system(cmd.c_str()) != 0) return;
+    std::filesystem::create_directories(models_);
+    std::filesystem::rename(staging / "tiny.pt", models_ / "tiny.pt");
+    std::filesystem::rename(staging / "tiny.pt.json", models_ / "tiny.pt.json");
+    std::filesystem::remove_all(staging);
+    exported_ = true;
   }
   static void TearDownTestSuite() {
     delete dir_;
@@ -39,7 +54,7 @@ class TorchScript : public ::testing::Test {
     if (!embed::have_torchscript()) GTEST_SKIP() << "voxir built without libtorch";
     if (!exported_) GTEST_SKIP() << kPython << " cannot import torch/torchvision (apt-get install python3-torch python3-torchvision)";
   }
-  static std::filesystem::path model() { return dir_->path() / "tiny.pt"; }
+  static std::filesystem::path model() { return models_ / "tiny.pt"; }
   static std::filesystem::path copy_model(const std::string& name) {
     const auto to = dir_->path() / name;
     std::filesystem::copy_file(model(), to, std::filesystem::copy_options::overwrite_existing);
@@ -51,10 +66,12 @@ class TorchScript : public ::testing::Test {
   static std::string sidecar_text() { return read_text_file(model().string() + ".json"); }
 
   static testing::TempDir* dir_;
+  static std::filesystem::path models_;
   static bool exported_;
 };
 
 testing::TempDir* TorchScript::dir_ = nullptr;
+std::filesystem::path TorchScript::models_;
 bool TorchScript::exported_ = false;
 
 Volume small_ct() {
