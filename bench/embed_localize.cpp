@@ -40,7 +40,9 @@ struct Embedded {
   [[nodiscard]] const float* row(std::int64_t k) const { return v.data() + k * d; }
 };
 
-Embedded embed(const voxir::Embedder& e, const Volume& vol) { return {e.embed_all(vol), e.dim(), vol.nz()}; }
+Embedded embed(const voxir::Embedder& e, const Volume& vol) {
+  return {e.embed_all(vol), e.dim(), vol.nz()};
+}
 
 float dot(const float* a, const float* b, int d) {
   float s = 0;
@@ -48,7 +50,8 @@ float dot(const float* a, const float* b, int d) {
   return s;
 }
 
-std::int64_t best_slice(const float* q, const Embedded& db, std::int64_t lo = 0, std::int64_t hi = -1) {
+std::int64_t best_slice(const float* q, const Embedded& db, std::int64_t lo = 0,
+                        std::int64_t hi = -1) {
   if (hi < 0) hi = db.n;
   std::int64_t best = lo;
   float bs = -2;
@@ -100,7 +103,8 @@ std::vector<double> levels_from_masks(const std::vector<Volume>& masks) {
     double w = 0, s = 0;
     for (std::size_t v = 0; v < masks.size(); ++v) {
       const auto sl = masks[v].slice(k);
-      const auto c = static_cast<double>(std::count_if(sl.begin(), sl.end(), [](float x) { return x > 0.5f; }));
+      const auto c = static_cast<double>(
+          std::count_if(sl.begin(), sl.end(), [](float x) { return x > 0.5f; }));
       w += c;
       s += c * static_cast<double>(v);
     }
@@ -134,26 +138,33 @@ int main(int argc, char** argv) {
   const Volume mini = voxir::read_volume(data / "ts-mini/s0001/ct.nii.gz");
   const Volume aorta = voxir::read_volume(data / "ts-thorax-cta/aorta/ct_cropped.nii.gz");
   const Volume pulm = voxir::read_volume(data / "ts-thorax-cta/pulmonary/ct_cropped.nii.gz");
-  const auto t12_cta = extent(voxir::read_volume(data / "ts-thorax-cta/aorta/vertebrae_T12.nii.gz"));
-  const auto t12_mini = extent(voxir::read_volume(data / "ts-mini/s0001/segmentations/vertebrae_T12.nii.gz"));
-  const auto liver_mini = extent(voxir::read_volume(data / "ts-mini/s0001/segmentations/liver.nii.gz"));
+  const auto t12_cta =
+      extent(voxir::read_volume(data / "ts-thorax-cta/aorta/vertebrae_T12.nii.gz"));
+  const auto t12_mini =
+      extent(voxir::read_volume(data / "ts-mini/s0001/segmentations/vertebrae_T12.nii.gz"));
+  const auto liver_mini =
+      extent(voxir::read_volume(data / "ts-mini/s0001/segmentations/liver.nii.gz"));
   const char* kVertebrae[] = {"L5", "L4", "L3", "L2", "L1", "T12", "T11", "T10", "T9"};
   std::vector<Volume> masks;
   for (const char* v : kVertebrae) {
-    masks.push_back(voxir::read_volume(data / fmt::format("ts-mini/s0001/segmentations/vertebrae_{}.nii.gz", v)));
+    masks.push_back(voxir::read_volume(
+        data / fmt::format("ts-mini/s0001/segmentations/vertebrae_{}.nii.gz", v)));
   }
   const std::vector<double> level_mini = levels_from_masks(masks);
-  const std::vector<double> level_abdomen =
-      levels_from_multilabel(voxir::read_volume(data / "ts-dicom-abdomen/example_seg_dicom_v2.nii.gz"), 27, 9);
-  fmt::print("T12: cta {}..{}, mini {}..{}; liver mini {}..{}\n\n", t12_cta[0], t12_cta[1], t12_mini[0],
-             t12_mini[1], liver_mini[0], liver_mini[1]);
-  fmt::print("| spec | dim | abdomen->mini median (p10..p90) | in 86..111 | T12 cta->mini median | T12 hits | level error (vertebrae) | liver sep | gap | profile | slices/s |\n");
+  const std::vector<double> level_abdomen = levels_from_multilabel(
+      voxir::read_volume(data / "ts-dicom-abdomen/example_seg_dicom_v2.nii.gz"), 27, 9);
+  fmt::print("T12: cta {}..{}, mini {}..{}; liver mini {}..{}\n\n", t12_cta[0], t12_cta[1],
+             t12_mini[0], t12_mini[1], liver_mini[0], liver_mini[1]);
+  fmt::print(
+      "| spec | dim | abdomen->mini median (p10..p90) | in 86..111 | T12 cta->mini median | T12 "
+      "hits | level error (vertebrae) | liver sep | gap | profile | slices/s |\n");
   fmt::print("|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (int a = 3; a < argc; ++a) {
     const auto e = voxir::make_embedder(argv[a]);
     const auto t0 = std::chrono::steady_clock::now();
     const Embedded qa = embed(*e, abdomen);
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const Embedded m = embed(*e, mini), ca = embed(*e, aorta), cp = embed(*e, pulm);
     std::vector<double> aligned, profile, gaps;
     int in_range = 0, separated = 0;
@@ -162,14 +173,15 @@ int main(int argc, char** argv) {
       const std::int64_t b = best_slice(qa.row(k), m);
       aligned.push_back(static_cast<double>(b));
       in_range += (b >= 86 && b <= 111);
-      const double lq = level_abdomen[static_cast<std::size_t>(k)], lm = level_mini[static_cast<std::size_t>(b)];
+      const double lq = level_abdomen[static_cast<std::size_t>(k)],
+                   lm = level_mini[static_cast<std::size_t>(b)];
       level_error.push_back(lq < 0 ? 0.0 : (lm < 0 ? 9.0 : std::abs(lq - lm)));
       std::vector<float> sims;
       for (std::int64_t j = 0; j < m.n; ++j) sims.push_back(dot(qa.row(k), m.row(j), m.d));
       profile.push_back(*std::max_element(sims.begin(), sims.end()) - quantile(sims, 0.5));
       const float liver = max_sim(qa.row(k), m, liver_mini[0], liver_mini[1] + 1);
-      const float other = std::max({max_sim(qa.row(k), ca, 0, ca.n), max_sim(qa.row(k), cp, 0, cp.n),
-                                    max_sim(qa.row(k), m, 0, 33)});
+      const float other = std::max({max_sim(qa.row(k), ca, 0, ca.n),
+                                    max_sim(qa.row(k), cp, 0, cp.n), max_sim(qa.row(k), m, 0, 33)});
       gaps.push_back(liver - other);
       separated += liver > other;
     }
@@ -180,10 +192,12 @@ int main(int argc, char** argv) {
       t12.push_back(static_cast<double>(b));
       t12_hits += (b >= t12_mini[0] - 2 && b <= t12_mini[1] + 2);
     }
-    fmt::print("| `{}` | {} | {:.1f} ({:.0f}..{:.0f}) | {}/{} | {:.1f} | {}/{} | {:.2f} | {}/{} | {:.3f} | {:.3f} | {:.0f} |\n", e->spec(),
-               e->dim(), quantile(aligned, 0.5), quantile(aligned, 0.1), quantile(aligned, 0.9), in_range, qa.n,
-               quantile(t12, 0.5), t12_hits, t12.size(), mean(level_error), separated, qa.n, quantile(gaps, 0.5), quantile(profile, 0.5),
-               static_cast<double>(qa.n) / secs);
+    fmt::print(
+        "| `{}` | {} | {:.1f} ({:.0f}..{:.0f}) | {}/{} | {:.1f} | {}/{} | {:.2f} | {}/{} | {:.3f} "
+        "| {:.3f} | {:.0f} |\n",
+        e->spec(), e->dim(), quantile(aligned, 0.5), quantile(aligned, 0.1), quantile(aligned, 0.9),
+        in_range, qa.n, quantile(t12, 0.5), t12_hits, t12.size(), mean(level_error), separated,
+        qa.n, quantile(gaps, 0.5), quantile(profile, 0.5), static_cast<double>(qa.n) / secs);
     std::fflush(stdout);
   }
   return 0;

@@ -107,8 +107,8 @@ class EmbeddingCache {
 
   struct Stats {
     std::int64_t hits = 0;
-    std::int64_t misses = 0;     // absent: computed and stored
-    std::int64_t rejected = 0;   // present but corrupt or mismatching: recomputed and rewritten
+    std::int64_t misses = 0;    // absent: computed and stored
+    std::int64_t rejected = 0;  // present but corrupt or mismatching: recomputed and rewritten
   };
 
   // embedder.embed_all(volume), from the cache when a valid entry exists.
@@ -116,7 +116,8 @@ class EmbeddingCache {
   [[nodiscard]] Stats stats() const;
   [[nodiscard]] const std::filesystem::path& folder() const { return folder_; }
   // The file an entry of (volume, embedder) lives in.
-  [[nodiscard]] std::filesystem::path entry_path(const Embedder& embedder, const Volume& volume) const;
+  [[nodiscard]] std::filesystem::path entry_path(const Embedder& embedder,
+                                                 const Volume& volume) const;
 
  private:
   std::filesystem::path folder_;

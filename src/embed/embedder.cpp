@@ -17,28 +17,36 @@ std::vector<float> Embedder::embed_all(const Volume& volume) const {
 std::unique_ptr<Embedder> make_embedder(std::string_view spec, const EmbedderOptions& options) {
   const auto colon = spec.find(':');
   const std::string_view kind = spec.substr(0, colon);
-  const std::string_view rest = colon == std::string_view::npos ? std::string_view{} : spec.substr(colon + 1);
+  const std::string_view rest =
+      colon == std::string_view::npos ? std::string_view{} : spec.substr(colon + 1);
   if (kind == "builtin") {
     const auto comma = rest.find(',');
     const std::string_view name = rest.substr(0, comma);
-    const std::string_view params = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    const std::string_view params =
+        comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
     if (name == "tissue" || name.empty()) {
       if (comma != std::string_view::npos && params.empty()) {
         fail(ErrorKind::kUsage, "embedder spec '{}': empty parameter list after ','", spec);
       }
       return with_context(fmt::format("embedder spec '{}'", spec), [&] {
-        return embed::make_tissue_embedder(embed::TissueConfig::from_params(params), options.threads);
+        return embed::make_tissue_embedder(embed::TissueConfig::from_params(params),
+                                           options.threads);
       });
     }
-    fail(ErrorKind::kUsage, "embedder spec '{}': unknown built-in embedder '{}' (known: tissue)", spec, name);
+    fail(ErrorKind::kUsage, "embedder spec '{}': unknown built-in embedder '{}' (known: tissue)",
+         spec, name);
   }
   if (kind == "torchscript") {
-    if (rest.empty()) fail(ErrorKind::kUsage, "embedder spec '{}': expected torchscript:<model file>", spec);
-    if (options.batch < 1) fail(ErrorKind::kUsage, "embedder options: batch {} (expected >= 1)", options.batch);
+    if (rest.empty())
+      fail(ErrorKind::kUsage, "embedder spec '{}': expected torchscript:<model file>", spec);
+    if (options.batch < 1)
+      fail(ErrorKind::kUsage, "embedder options: batch {} (expected >= 1)", options.batch);
     return embed::make_torchscript_embedder(std::filesystem::path(rest), options);
   }
-  fail(ErrorKind::kUsage, "embedder spec '{}': unknown kind '{}' (expected builtin:<name> or torchscript:<model file>)",
-       spec, kind);
+  fail(
+      ErrorKind::kUsage,
+      "embedder spec '{}': unknown kind '{}' (expected builtin:<name> or torchscript:<model file>)",
+      spec, kind);
 }
 
 std::uint64_t volume_content_hash(const Volume& volume) {

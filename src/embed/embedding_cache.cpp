@@ -34,15 +34,17 @@ bool get(std::span<const std::uint8_t>& b, T& v) {
 
 // The vectors of a valid entry; empty when the entry does not match or is damaged.
 std::optional<std::vector<float>> decode(std::span<const std::uint8_t> b, std::uint64_t volume_hash,
-                                         const std::string& fingerprint, int dim, std::int64_t slices) {
-  if (b.size() < sizeof(kMagic) || std::memcmp(b.data(), kMagic, sizeof(kMagic)) != 0) return std::nullopt;
+                                         const std::string& fingerprint, int dim,
+                                         std::int64_t slices) {
+  if (b.size() < sizeof(kMagic) || std::memcmp(b.data(), kMagic, sizeof(kMagic)) != 0)
+    return std::nullopt;
   b = b.subspan(sizeof(kMagic));
   std::uint32_t version = 0, d = 0, fp_len = 0;
   std::int64_t n = 0;
   std::uint64_t vh = 0, checksum = 0;
-  if (!get(b, version) || version != kVersion || !get(b, d) || d != static_cast<std::uint32_t>(dim) ||
-      !get(b, n) || n != slices || !get(b, vh) || vh != volume_hash || !get(b, fp_len) ||
-      fp_len != fingerprint.size() || b.size() < fp_len ||
+  if (!get(b, version) || version != kVersion || !get(b, d) ||
+      d != static_cast<std::uint32_t>(dim) || !get(b, n) || n != slices || !get(b, vh) ||
+      vh != volume_hash || !get(b, fp_len) || fp_len != fingerprint.size() || b.size() < fp_len ||
       std::memcmp(b.data(), fingerprint.data(), fp_len) != 0) {
     return std::nullopt;
   }
@@ -56,8 +58,9 @@ std::optional<std::vector<float>> decode(std::span<const std::uint8_t> b, std::u
 }
 
 std::string entry_name(std::uint64_t volume_hash, const std::string& fingerprint) {
-  return fmt::format("{:016x}-{:016x}.emb", volume_hash,
-                     hash64({reinterpret_cast<const std::uint8_t*>(fingerprint.data()), fingerprint.size()}));
+  return fmt::format(
+      "{:016x}-{:016x}.emb", volume_hash,
+      hash64({reinterpret_cast<const std::uint8_t*>(fingerprint.data()), fingerprint.size()}));
 }
 
 }  // namespace
@@ -73,7 +76,8 @@ EmbeddingCache::Stats EmbeddingCache::stats() const {
   return {counters_->hits.load(), counters_->misses.load(), counters_->rejected.load()};
 }
 
-std::filesystem::path EmbeddingCache::entry_path(const Embedder& embedder, const Volume& volume) const {
+std::filesystem::path EmbeddingCache::entry_path(const Embedder& embedder,
+                                                 const Volume& volume) const {
   return folder_ / entry_name(volume_content_hash(volume), embedder.fingerprint());
 }
 
@@ -112,7 +116,9 @@ std::vector<float> EmbeddingCache::embed_all(const Embedder& embedder, const Vol
   put(b, hash64(payload));
   b.insert(b.end(), payload.begin(), payload.end());
   std::filesystem::create_directories(folder_, ec);
-  if (ec) fail(ErrorKind::kIo, "{}: cannot create the embedding cache folder: {}", folder_.string(), ec.message());
+  if (ec)
+    fail(ErrorKind::kIo, "{}: cannot create the embedding cache folder: {}", folder_.string(),
+         ec.message());
   write_file_atomic(path, b, /*sync=*/false);
   return vectors;
 }

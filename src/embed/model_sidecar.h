@@ -41,6 +41,7 @@ struct ModelSidecar {
 [[nodiscard]] std::filesystem::path find_sidecar(const std::filesystem::path& model);
 
 // Parses a sidecar. Throws Error(kInvalidInput) naming the file and the bad field.
-[[nodiscard]] ModelSidecar parse_sidecar(std::string_view json_text, const std::filesystem::path& path);
+[[nodiscard]] ModelSidecar parse_sidecar(std::string_view json_text,
+                                         const std::filesystem::path& path);
 
 }  // namespace voxir::embed

@@ -36,7 +36,8 @@ struct Work {
 
 // Separable square erosion (min) or dilation (max) of radius r on a 0/1 image, outside = 0.
 // A sliding count of ones makes each pass O(1) per pixel whatever the radius.
-void morph(std::vector<std::uint8_t>& m, std::vector<std::uint8_t>& tmp, int w, int h, int r, bool dilate) {
+void morph(std::vector<std::uint8_t>& m, std::vector<std::uint8_t>& tmp, int w, int h, int r,
+           bool dilate) {
   tmp.resize(m.size());
   const int full = 2 * r + 1;
   const auto pass = [&](const std::uint8_t* src, std::uint8_t* dst, int n, std::ptrdiff_t stride) {
@@ -48,7 +49,9 @@ void morph(std::vector<std::uint8_t>& m, std::vector<std::uint8_t>& tmp, int w, 
       dst[i * stride] = dilate ? (count > 0) : (count == full);
     }
   };
-  for (int y = 0; y < h; ++y) pass(m.data() + static_cast<std::ptrdiff_t>(y) * w, tmp.data() + static_cast<std::ptrdiff_t>(y) * w, w, 1);
+  for (int y = 0; y < h; ++y)
+    pass(m.data() + static_cast<std::ptrdiff_t>(y) * w,
+         tmp.data() + static_cast<std::ptrdiff_t>(y) * w, w, 1);
   for (int x = 0; x < w; ++x) pass(tmp.data() + x, m.data() + x, h, w);
 }
 
@@ -128,19 +131,23 @@ class TissueEmbedder final : public Embedder {
   }
   [[nodiscard]] std::string fingerprint() const override {
     // Every field, defaults included, so a change of default is a change of fingerprint.
-    return fmt::format("builtin:tissue/v1;grid={};fov={};cell={};box={};open={};sqrt={};comp={};center={};bone={}",
-                       config_.grid_mm, config_.fov_mm, config_.cell_mm, config_.box_mm,
-                       config_.open_px, config_.sqrt, config_.composition, config_.center, config_.bone_hu);
+    return fmt::format(
+        "builtin:tissue/v1;grid={};fov={};cell={};box={};open={};sqrt={};comp={};center={};bone={}",
+        config_.grid_mm, config_.fov_mm, config_.cell_mm, config_.box_mm, config_.open_px,
+        config_.sqrt, config_.composition, config_.center, config_.bone_hu);
   }
   [[nodiscard]] int dim() const override { return config_.dim(); }
 
-  void embed(const Volume& volume, std::int64_t k0, std::int64_t k1, std::span<float> out) const override {
+  void embed(const Volume& volume, std::int64_t k0, std::int64_t k1,
+             std::span<float> out) const override {
     if (k0 < 0 || k1 > volume.nz() || k0 > k1) {
-      fail(ErrorKind::kUsage, "embed: slice range [{}, {}) outside the volume's 0..{}", k0, k1, volume.nz());
+      fail(ErrorKind::kUsage, "embed: slice range [{}, {}) outside the volume's 0..{}", k0, k1,
+           volume.nz());
     }
     const auto d = static_cast<std::size_t>(dim());
     if (out.size() != static_cast<std::size_t>(k1 - k0) * d) {
-      fail(ErrorKind::kUsage, "embed: output holds {} floats, expected {} slices x {}", out.size(), k1 - k0, d);
+      fail(ErrorKind::kUsage, "embed: output holds {} floats, expected {} slices x {}", out.size(),
+           k1 - k0, d);
     }
     parallel_chunks(k1 - k0, threads_, [&](std::int64_t b, std::int64_t e, int) {
       Work wk;
@@ -154,8 +161,10 @@ class TissueEmbedder final : public Embedder {
   void embed_slice(const Volume& volume, std::int64_t k, std::span<float> out, Work& wk) const {
     const TissueConfig& c = config_;
     const double sx = volume.spacing()[0], sy = volume.spacing()[1];
-    const int w = std::max(1, static_cast<int>(std::lround(static_cast<double>(volume.nx()) * sx / c.grid_mm)));
-    const int h = std::max(1, static_cast<int>(std::lround(static_cast<double>(volume.ny()) * sy / c.grid_mm)));
+    const int w = std::max(
+        1, static_cast<int>(std::lround(static_cast<double>(volume.nx()) * sx / c.grid_mm)));
+    const int h = std::max(
+        1, static_cast<int>(std::lround(static_cast<double>(volume.ny()) * sy / c.grid_mm)));
     const auto n = static_cast<std::size_t>(w) * static_cast<std::size_t>(h);
     wk.grid.resize(n);
     slicing::resample_plane(volume.slice(k), volume.nx(), volume.ny(), sx, sy, {0, c.grid_mm, w},
@@ -196,7 +205,8 @@ class TissueEmbedder final : public Embedder {
         }
         for (int t = 0; t < kClasses; ++t) {
           const std::size_t base = static_cast<std::size_t>(t) * plane;
-          const std::size_t at = base + (static_cast<std::size_t>(y) + 1) * iw + static_cast<std::size_t>(x) + 1;
+          const std::size_t at =
+              base + (static_cast<std::size_t>(y) + 1) * iw + static_cast<std::size_t>(x) + 1;
           wk.integral[at] = wk.integral[at - iw] + row[t];
         }
       }
@@ -261,20 +271,31 @@ double parse_number(std::string_view key, std::string_view text) {
 
 }  // namespace
 
-int TissueConfig::cells() const { return static_cast<int>(std::lround(fov_mm / cell_mm)); }
+int TissueConfig::cells() const {
+  return static_cast<int>(std::lround(fov_mm / cell_mm));
+}
 
-int TissueConfig::dim() const { return kClasses * cells() * cells() + (composition > 0 ? kClasses : 0); }
+int TissueConfig::dim() const {
+  return kClasses * cells() * cells() + (composition > 0 ? kClasses : 0);
+}
 
 void TissueConfig::validate() const {
-  if (!(grid_mm >= 0.5 && grid_mm <= 20)) fail(ErrorKind::kUsage, "builtin:tissue: grid={} mm (expected 0.5..20)", grid_mm);
-  if (!(fov_mm >= 50 && fov_mm <= 1000)) fail(ErrorKind::kUsage, "builtin:tissue: fov={} mm (expected 50..1000)", fov_mm);
+  if (!(grid_mm >= 0.5 && grid_mm <= 20))
+    fail(ErrorKind::kUsage, "builtin:tissue: grid={} mm (expected 0.5..20)", grid_mm);
+  if (!(fov_mm >= 50 && fov_mm <= 1000))
+    fail(ErrorKind::kUsage, "builtin:tissue: fov={} mm (expected 50..1000)", fov_mm);
   if (!(cell_mm >= grid_mm && cells() >= 2 && cells() <= 64)) {
-    fail(ErrorKind::kUsage, "builtin:tissue: cell={} mm (expected >= grid and fov/cell in 2..64)", cell_mm);
+    fail(ErrorKind::kUsage, "builtin:tissue: cell={} mm (expected >= grid and fov/cell in 2..64)",
+         cell_mm);
   }
-  if (!(box_mm >= grid_mm && box_mm <= fov_mm)) fail(ErrorKind::kUsage, "builtin:tissue: box={} mm (expected grid..fov)", box_mm);
-  if (open_px < 0 || open_px > 10) fail(ErrorKind::kUsage, "builtin:tissue: open={} (expected 0..10 pixels)", open_px);
-  if (!(bone_hu >= 150 && bone_hu <= 3000)) fail(ErrorKind::kUsage, "builtin:tissue: bone={} HU (expected 150..3000)", bone_hu);
-  if (!(composition >= 0 && composition <= 100)) fail(ErrorKind::kUsage, "builtin:tissue: comp={} (expected 0..100)", composition);
+  if (!(box_mm >= grid_mm && box_mm <= fov_mm))
+    fail(ErrorKind::kUsage, "builtin:tissue: box={} mm (expected grid..fov)", box_mm);
+  if (open_px < 0 || open_px > 10)
+    fail(ErrorKind::kUsage, "builtin:tissue: open={} (expected 0..10 pixels)", open_px);
+  if (!(bone_hu >= 150 && bone_hu <= 3000))
+    fail(ErrorKind::kUsage, "builtin:tissue: bone={} HU (expected 150..3000)", bone_hu);
+  if (!(composition >= 0 && composition <= 100))
+    fail(ErrorKind::kUsage, "builtin:tissue: comp={} (expected 0..100)", composition);
 }
 
 std::string TissueConfig::to_params() const {
@@ -299,25 +320,40 @@ TissueConfig TissueConfig::from_params(std::string_view params) {
     const std::string_view item = params.substr(0, comma);
     params = comma == std::string_view::npos ? std::string_view{} : params.substr(comma + 1);
     const auto eq = item.find('=');
-    if (eq == std::string_view::npos) fail(ErrorKind::kUsage, "builtin:tissue: '{}' is not key=value", item);
+    if (eq == std::string_view::npos)
+      fail(ErrorKind::kUsage, "builtin:tissue: '{}' is not key=value", item);
     const std::string_view key = item.substr(0, eq), value = item.substr(eq + 1);
     const double v = parse_number(key, value);
     const auto flag = [&] {
-      if (v != 0 && v != 1) fail(ErrorKind::kUsage, "builtin:tissue: {}={} (expected 0 or 1)", key, value);
+      if (v != 0 && v != 1)
+        fail(ErrorKind::kUsage, "builtin:tissue: {}={} (expected 0 or 1)", key, value);
       return v != 0;
     };
-    if (key == "grid") c.grid_mm = v;
-    else if (key == "fov") c.fov_mm = v;
-    else if (key == "cell") c.cell_mm = v;
-    else if (key == "box") c.box_mm = v;
+    if (key == "grid")
+      c.grid_mm = v;
+    else if (key == "fov")
+      c.fov_mm = v;
+    else if (key == "cell")
+      c.cell_mm = v;
+    else if (key == "box")
+      c.box_mm = v;
     else if (key == "open") {
-      if (v != std::floor(v)) fail(ErrorKind::kUsage, "builtin:tissue: open={} (expected an integer)", value);
+      if (v != std::floor(v))
+        fail(ErrorKind::kUsage, "builtin:tissue: open={} (expected an integer)", value);
       c.open_px = static_cast<int>(v);
-    } else if (key == "sqrt") c.sqrt = flag();
-    else if (key == "comp") c.composition = v;
-    else if (key == "center") c.center = flag();
-    else if (key == "bone") c.bone_hu = v;
-    else fail(ErrorKind::kUsage, "builtin:tissue: unknown parameter '{}' (known: grid, fov, cell, box, open, sqrt, comp, center, bone)", key);
+    } else if (key == "sqrt")
+      c.sqrt = flag();
+    else if (key == "comp")
+      c.composition = v;
+    else if (key == "center")
+      c.center = flag();
+    else if (key == "bone")
+      c.bone_hu = v;
+    else
+      fail(ErrorKind::kUsage,
+           "builtin:tissue: unknown parameter '{}' (known: grid, fov, cell, box, open, sqrt, comp, "
+           "center, bone)",
+           key);
   }
   c.validate();
   return c;

@@ -21,15 +21,15 @@ namespace voxir::embed {
 
 struct TissueConfig {
   // Defaults chosen by bench/embed_localize.cpp (table in docs/embedders.md).
-  double grid_mm = 4;     // working pixel size: 5 is ~20% faster, 3 no better
-  double fov_mm = 360;    // physical window side; wider than most trunks
-  double cell_mm = 15;    // sampling step; dim = 4 * (fov/cell)^2 (+4); 20 mm: 1296-d, a bit worse
-  double box_mm = 15;     // averaging box side; larger boxes blur the level contrast away
-  int open_px = 2;        // opening radius in grid pixels; 0 keeps arms and table (worse)
-  bool sqrt = false;      // sqrt of area fractions: tried, flattens the similarity profile
-  double composition = 0; // weight of a whole-body tissue-fraction block: tried, no gain
-  bool center = true;     // subtract each vector's mean: sharper similarity profile
-  double bone_hu = 200;   // bone class threshold (contrast-filled vessels reach 200-500 HU)
+  double grid_mm = 4;      // working pixel size: 5 is ~20% faster, 3 no better
+  double fov_mm = 360;     // physical window side; wider than most trunks
+  double cell_mm = 15;     // sampling step; dim = 4 * (fov/cell)^2 (+4); 20 mm: 1296-d, a bit worse
+  double box_mm = 15;      // averaging box side; larger boxes blur the level contrast away
+  int open_px = 2;         // opening radius in grid pixels; 0 keeps arms and table (worse)
+  bool sqrt = false;       // sqrt of area fractions: tried, flattens the similarity profile
+  double composition = 0;  // weight of a whole-body tissue-fraction block: tried, no gain
+  bool center = true;      // subtract each vector's mean: sharper similarity profile
+  double bone_hu = 200;    // bone class threshold (contrast-filled vessels reach 200-500 HU)
 
   // Throws Error(kUsage) naming the bad value.
   void validate() const;
@@ -41,6 +41,7 @@ struct TissueConfig {
   [[nodiscard]] int dim() const;
 };
 
-[[nodiscard]] std::unique_ptr<Embedder> make_tissue_embedder(const TissueConfig& config, int threads);
+[[nodiscard]] std::unique_ptr<Embedder> make_tissue_embedder(const TissueConfig& config,
+                                                             int threads);
 
 }  // namespace voxir::embed

@@ -20,7 +20,9 @@
 namespace voxir::embed {
 namespace {
 
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+std::string first_line(const std::string& text) {
+  return text.substr(0, text.find('\n'));
+}
 
 // Loads a model for inference: eval mode, frozen and optimised (batch norms folded into
 // convolutions, ops fused) when libtorch can; as loaded otherwise.
@@ -29,7 +31,8 @@ torch::jit::script::Module load_for_inference(const std::filesystem::path& model
   try {
     module = torch::jit::load(model.string());
   } catch (const std::exception& e) {
-    fail(ErrorKind::kInvalidInput, "{}: not a loadable TorchScript model: {}", model.string(), first_line(e.what()));
+    fail(ErrorKind::kInvalidInput, "{}: not a loadable TorchScript model: {}", model.string(),
+         first_line(e.what()));
   }
   module.eval();
   try {
@@ -61,10 +64,12 @@ class TorchScriptEmbedder final : public Embedder {
       throw;
     } catch (const std::exception& e) {  // c10::Error, torch::jit::JITException
       fail(ErrorKind::kInvalidInput, "{}: the model rejects the sidecar's input {}x{}x{} ({}): {}",
-           model.string(), p.channels, p.input_height, p.input_width, sidecar_path.string(), first_line(e.what()));
+           model.string(), p.channels, p.input_height, p.input_width, sidecar_path.string(),
+           first_line(e.what()));
     }
     if (out.dim() != 2 || out.size(1) != sidecar_.output_dim) {
-      fail(ErrorKind::kInvalidInput, "{}: the model outputs shape {} per batch after pooling, sidecar {} says output.dim {}",
+      fail(ErrorKind::kInvalidInput,
+           "{}: the model outputs shape {} per batch after pooling, sidecar {} says output.dim {}",
            model.string(), fmt::join(out.sizes(), "x"), sidecar_path.string(), sidecar_.output_dim);
     }
   }
@@ -75,13 +80,16 @@ class TorchScriptEmbedder final : public Embedder {
   }
   [[nodiscard]] int dim() const override { return sidecar_.output_dim; }
 
-  void embed(const Volume& volume, std::int64_t k0, std::int64_t k1, std::span<float> out) const override {
+  void embed(const Volume& volume, std::int64_t k0, std::int64_t k1,
+             std::span<float> out) const override {
     if (k0 < 0 || k1 > volume.nz() || k0 > k1) {
-      fail(ErrorKind::kUsage, "embed: slice range [{}, {}) outside the volume's 0..{}", k0, k1, volume.nz());
+      fail(ErrorKind::kUsage, "embed: slice range [{}, {}) outside the volume's 0..{}", k0, k1,
+           volume.nz());
     }
     const auto d = static_cast<std::size_t>(dim());
     if (out.size() != static_cast<std::size_t>(k1 - k0) * d) {
-      fail(ErrorKind::kUsage, "embed: output holds {} floats, expected {} slices x {}", out.size(), k1 - k0, d);
+      fail(ErrorKind::kUsage, "embed: output holds {} floats, expected {} slices x {}", out.size(),
+           k1 - k0, d);
     }
     const Preprocessing& p = sidecar_.preprocessing;
     const std::size_t tensor = p.tensor_size();
@@ -93,7 +101,8 @@ class TorchScriptEmbedder final : public Embedder {
       parallel_chunks(n, threads_, [&](std::int64_t s, std::int64_t e, int) {
         slicing::Scratch scratch;
         for (std::int64_t i = s; i < e; ++i) {
-          slicing::preprocess_slice(volume, b + i, p, {in + static_cast<std::size_t>(i) * tensor, tensor}, scratch);
+          slicing::preprocess_slice(volume, b + i, p,
+                                    {in + static_cast<std::size_t>(i) * tensor, tensor}, scratch);
         }
       });
       torch::Tensor y = forward(input).contiguous();
@@ -118,30 +127,38 @@ class TorchScriptEmbedder final : public Embedder {
     if (result.isTuple()) {
       const auto& elems = result.toTupleRef().elements();
       if (sidecar_.output_index >= static_cast<int>(elems.size())) {
-        fail(ErrorKind::kInvalidInput, "{}: output.index {} but the model returns {} outputs", path_.string(),
-             sidecar_.output_index, elems.size());
+        fail(ErrorKind::kInvalidInput, "{}: output.index {} but the model returns {} outputs",
+             path_.string(), sidecar_.output_index, elems.size());
       }
       result = elems[static_cast<std::size_t>(sidecar_.output_index)];
     } else if (result.isList()) {
       const auto list = result.toList();
       if (sidecar_.output_index >= static_cast<int>(list.size())) {
-        fail(ErrorKind::kInvalidInput, "{}: output.index {} but the model returns {} outputs", path_.string(),
-             sidecar_.output_index, list.size());
+        fail(ErrorKind::kInvalidInput, "{}: output.index {} but the model returns {} outputs",
+             path_.string(), sidecar_.output_index, list.size());
       }
       result = list.get(static_cast<std::size_t>(sidecar_.output_index));
     }
-    if (!result.isTensor()) fail(ErrorKind::kInvalidInput, "{}: the model's output is not a tensor", path_.string());
+    if (!result.isTensor())
+      fail(ErrorKind::kInvalidInput, "{}: the model's output is not a tensor", path_.string());
     torch::Tensor t = result.toTensor().to(torch::kFloat32);
     switch (sidecar_.pooling) {
-      case Pooling::kNone: break;
+      case Pooling::kNone:
+        break;
       case Pooling::kCls:
-        if (t.dim() != 3) fail(ErrorKind::kInvalidInput, "{}: pooling cls needs [N, tokens, dim], got {} dims", path_.string(), t.dim());
+        if (t.dim() != 3)
+          fail(ErrorKind::kInvalidInput, "{}: pooling cls needs [N, tokens, dim], got {} dims",
+               path_.string(), t.dim());
         t = t.select(1, 0);
         break;
       case Pooling::kMean:
-        if (t.dim() == 3) t = t.mean(1);
-        else if (t.dim() == 4) t = t.mean({2, 3});
-        else fail(ErrorKind::kInvalidInput, "{}: pooling mean needs 3 or 4 dims, got {}", path_.string(), t.dim());
+        if (t.dim() == 3)
+          t = t.mean(1);
+        else if (t.dim() == 4)
+          t = t.mean({2, 3});
+        else
+          fail(ErrorKind::kInvalidInput, "{}: pooling mean needs 3 or 4 dims, got {}",
+               path_.string(), t.dim());
         break;
     }
     return t.reshape({t.size(0), -1});
@@ -157,7 +174,9 @@ class TorchScriptEmbedder final : public Embedder {
 
 }  // namespace
 
-bool have_torchscript() { return true; }
+bool have_torchscript() {
+  return true;
+}
 
 std::unique_ptr<Embedder> make_torchscript_embedder(const std::filesystem::path& model,
                                                     const EmbedderOptions& options) {
@@ -168,8 +187,8 @@ std::unique_ptr<Embedder> make_torchscript_embedder(const std::filesystem::path&
 
 namespace voxir::embed {
 
-std::vector<double> bare_forward_seconds(const std::filesystem::path& model, int batch, int repeats, int threads,
-                                         const std::function<void()>& between) {
+std::vector<double> bare_forward_seconds(const std::filesystem::path& model, int batch, int repeats,
+                                         int threads, const std::function<void()>& between) {
   const auto sidecar_path = find_sidecar(model);
   const ModelSidecar sidecar = parse_sidecar(read_text_file(sidecar_path), sidecar_path);
   at::set_num_threads(resolve_threads(threads, 1 << 20));

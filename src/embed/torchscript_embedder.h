@@ -17,8 +17,8 @@ namespace voxir::embed {
 // model accepts the sidecar's input and returns output.dim values per slice. Throws Error:
 // kNotFound (model or sidecar missing), kInvalidInput (sidecar malformed or not matching the
 // model), kUnsupported (built without libtorch).
-[[nodiscard]] std::unique_ptr<Embedder> make_torchscript_embedder(const std::filesystem::path& model,
-                                                                  const EmbedderOptions& options);
+[[nodiscard]] std::unique_ptr<Embedder> make_torchscript_embedder(
+    const std::filesystem::path& model, const EmbedderOptions& options);
 
 }  // namespace voxir::embed
 
@@ -29,7 +29,8 @@ namespace voxir::embed {
 // Runs one warm-up, then `repeats` timed passes on `threads` threads, calling between() after
 // each (so a caller can interleave its own timings under the same machine load). Returns the
 // seconds of each timed pass. kUnsupported without libtorch.
-[[nodiscard]] std::vector<double> bare_forward_seconds(const std::filesystem::path& model, int batch, int repeats,
-                                                       int threads, const std::function<void()>& between);
+[[nodiscard]] std::vector<double> bare_forward_seconds(const std::filesystem::path& model,
+                                                       int batch, int repeats, int threads,
+                                                       const std::function<void()>& between);
 
 }  // namespace voxir::embed

@@ -5,11 +5,15 @@
 
 namespace voxir::embed {
 
-bool have_torchscript() { return false; }
+bool have_torchscript() {
+  return false;
+}
 
-std::unique_ptr<Embedder> make_torchscript_embedder(const std::filesystem::path& model, const EmbedderOptions&) {
+std::unique_ptr<Embedder> make_torchscript_embedder(const std::filesystem::path& model,
+                                                    const EmbedderOptions&) {
   fail(ErrorKind::kUnsupported,
-       "torchscript:{}: this voxir was built without libtorch (install libtorch-dev, see scripts/setup, and rebuild)",
+       "torchscript:{}: this voxir was built without libtorch (install libtorch-dev, see "
+       "scripts/setup, and rebuild)",
        model.string());
 }
 

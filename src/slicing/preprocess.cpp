@@ -28,11 +28,13 @@ void Preprocessing::validate() const {
   check_count(std.size(), "std");
   for (const auto& w : windows) {
     if (!(w.hi > w.lo) || !std::isfinite(w.lo) || !std::isfinite(w.hi)) {
-      fail(ErrorKind::kUsage, "preprocessing: window [{}, {}] (expected finite lo < hi)", w.lo, w.hi);
+      fail(ErrorKind::kUsage, "preprocessing: window [{}, {}] (expected finite lo < hi)", w.lo,
+           w.hi);
     }
   }
   for (float s : std) {
-    if (!(s > 0) || !std::isfinite(s)) fail(ErrorKind::kUsage, "preprocessing: std {} (expected > 0)", s);
+    if (!(s > 0) || !std::isfinite(s))
+      fail(ErrorKind::kUsage, "preprocessing: std {} (expected > 0)", s);
   }
   for (float m : mean) {
     if (!std::isfinite(m)) fail(ErrorKind::kUsage, "preprocessing: mean {} is not finite", m);
@@ -157,7 +159,8 @@ void fit_slice(const Volume& volume, std::int64_t k, int width, int height, floa
 
 void preprocess_slice(const Volume& volume, std::int64_t k, const Preprocessing& p,
                       std::span<float> out, Scratch& scratch) {
-  const std::size_t plane = static_cast<std::size_t>(p.input_width) * static_cast<std::size_t>(p.input_height);
+  const std::size_t plane =
+      static_cast<std::size_t>(p.input_width) * static_cast<std::size_t>(p.input_height);
   if (out.size() != p.tensor_size()) {
     fail(ErrorKind::kInternal, "preprocess_slice: output holds {} floats, expected {}", out.size(),
          p.tensor_size());
@@ -170,7 +173,8 @@ void preprocess_slice(const Volume& volume, std::int64_t k, const Preprocessing&
     const float m = p.mean[p.mean.size() == 1 ? 0 : ci];
     const float inv_s = 1.0f / p.std[p.std.size() == 1 ? 0 : ci];
     float* dst = out.data() + ci * plane;
-    for (std::size_t i = 0; i < plane; ++i) dst[i] = (apply_window(scratch.plane[i], w) - m) * inv_s;
+    for (std::size_t i = 0; i < plane; ++i)
+      dst[i] = (apply_window(scratch.plane[i], w) - m) * inv_s;
   }
 }
 
@@ -195,8 +199,9 @@ Volume resample_slices(const Volume& volume, double spacing_mm) {
   Affine affine = volume.affine();
   const double ratio = spacing_mm / sz;
   for (int r = 0; r < 3; ++r) affine[static_cast<std::size_t>(r)][2] *= ratio;
-  return Volume({volume.nx(), volume.ny(), out_nz}, {volume.spacing()[0], volume.spacing()[1], spacing_mm},
-                affine, std::move(hu), volume.source_orientation());
+  return Volume({volume.nx(), volume.ny(), out_nz},
+                {volume.spacing()[0], volume.spacing()[1], spacing_mm}, affine, std::move(hu),
+                volume.source_orientation());
 }
 
 }  // namespace slicing

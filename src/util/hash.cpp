@@ -9,7 +9,9 @@ namespace {
 constexpr std::uint64_t kPrime1 = 0x9E3779B185EBCA87ull;
 constexpr std::uint64_t kPrime2 = 0xC2B2AE3D27D4EB4Full;
 
-std::uint64_t rotl(std::uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+std::uint64_t rotl(std::uint64_t x, int r) {
+  return (x << r) | (x >> (64 - r));
+}
 
 // xxHash64-style round: four independent lanes so the loop runs at memory speed.
 std::uint64_t round(std::uint64_t acc, std::uint64_t lane) {
@@ -59,7 +61,8 @@ void Hasher::update(std::span<const std::uint8_t> bytes) {
 }
 
 std::uint64_t Hasher::digest() const {
-  std::uint64_t h = rotl(state_[0], 1) + rotl(state_[1], 7) + rotl(state_[2], 12) + rotl(state_[3], 18);
+  std::uint64_t h =
+      rotl(state_[0], 1) + rotl(state_[1], 7) + rotl(state_[2], 12) + rotl(state_[3], 18);
   h = mix(h ^ total_);
   for (std::size_t i = 0; i < tail_size_; ++i) h = mix(h ^ (tail_[i] + 0x100ull * (i + 1)));
   return h;

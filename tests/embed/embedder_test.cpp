@@ -68,7 +68,8 @@ TEST(EmbedderSpec, RoundTrips) {
     EXPECT_EQ(again->fingerprint(), e->fingerprint()) << c.in;
     EXPECT_EQ(again->dim(), e->dim()) << c.in;
   }
-  EXPECT_NE(make_embedder("builtin")->fingerprint(), make_embedder("builtin:tissue,cell=20")->fingerprint());
+  EXPECT_NE(make_embedder("builtin")->fingerprint(),
+            make_embedder("builtin:tissue,cell=20")->fingerprint());
   EXPECT_EQ(make_embedder("builtin")->dim(), 4 * 24 * 24);
   EXPECT_EQ(make_embedder("builtin:tissue,cell=20")->dim(), 4 * 18 * 18);
 }
@@ -97,7 +98,8 @@ TEST(EmbedderSpec, BadSpecsGiveClearErrors) {
       ADD_FAILURE() << c.spec << ": no error";
     } catch (const Error& e) {
       EXPECT_EQ(e.kind(), c.kind) << c.spec << ": " << e.what();
-      EXPECT_NE(std::string(e.what()).find(c.says), std::string::npos) << c.spec << ": " << e.what();
+      EXPECT_NE(std::string(e.what()).find(c.says), std::string::npos)
+          << c.spec << ": " << e.what();
     }
   }
 }
@@ -107,13 +109,15 @@ TEST(EmbedderSpec, MissingModelFileIsNotFoundOrUnsupported) {
     (void)make_embedder("torchscript:/nonexistent/model.pt");
     ADD_FAILURE() << "no error";
   } catch (const Error& e) {
-    EXPECT_TRUE(e.kind() == ErrorKind::kNotFound || e.kind() == ErrorKind::kUnsupported) << e.what();
+    EXPECT_TRUE(e.kind() == ErrorKind::kNotFound || e.kind() == ErrorKind::kUnsupported)
+        << e.what();
     EXPECT_NE(std::string(e.what()).find("/nonexistent/model.pt"), std::string::npos) << e.what();
   }
 }
 
 TEST(Sidecar, ParsesAndRejectsWithTheFieldNamed) {
-  const char* good = R"({"format": "voxir-model/1", "name": "m", "input": {"width": 32, "height": 32, "channels": 3},
+  const char* good =
+      R"({"format": "voxir-model/1", "name": "m", "input": {"width": 32, "height": 32, "channels": 3},
     "windows": [[-1000, 1000]], "mean": [0.5], "std": [0.25], "output": {"dim": 24, "pooling": "mean"}})";
   const auto s = embed::parse_sidecar(good, "m.json");
   EXPECT_EQ(s.output_dim, 24);
@@ -127,10 +131,14 @@ TEST(Sidecar, ParsesAndRejectsWithTheFieldNamed) {
       {"{", "not valid JSON"},
       {R"({"format": "other"})", "\"format\""},
       {R"({"format": "voxir-model/1", "output": {"dim": 3}})", "\"input\""},
-      {R"({"format": "voxir-model/1", "input": {"width": 32, "height": 32, "channels": 3}, "mean": [0], "std": [1], "output": {"dim": 0}})", "output.dim"},
-      {R"({"format": "voxir-model/1", "input": {"width": 32, "height": 32, "channels": 3}, "mean": [0], "std": [1], "output": {"dim": 4, "pooling": "max"}})", "pooling"},
-      {R"({"format": "voxir-model/1", "input": {"width": 32, "height": 32, "channels": 3}, "mean": [0, 1], "std": [1], "output": {"dim": 4}})", "mean"},
-      {R"({"format": "voxir-model/1", "input": {"width": "x", "height": 32, "channels": 3}, "mean": [0], "std": [1], "output": {"dim": 4}})", "input.width"},
+      {R"({"format": "voxir-model/1", "input": {"width": 32, "height": 32, "channels": 3}, "mean": [0], "std": [1], "output": {"dim": 0}})",
+       "output.dim"},
+      {R"({"format": "voxir-model/1", "input": {"width": 32, "height": 32, "channels": 3}, "mean": [0], "std": [1], "output": {"dim": 4, "pooling": "max"}})",
+       "pooling"},
+      {R"({"format": "voxir-model/1", "input": {"width": 32, "height": 32, "channels": 3}, "mean": [0, 1], "std": [1], "output": {"dim": 4}})",
+       "mean"},
+      {R"({"format": "voxir-model/1", "input": {"width": "x", "height": 32, "channels": 3}, "mean": [0], "std": [1], "output": {"dim": 4}})",
+       "input.width"},
   };
   for (const auto& c : bad) {
     try {

@@ -54,7 +54,9 @@ TEST(EmbeddingCache, StoresHitsAndRecomputesDamagedEntries) {
   auto flipped = good;
   flipped.at(good.size() - 5) = static_cast<std::uint8_t>(good.at(good.size() - 5) ^ 0x40);
   damages.push_back({"flipped byte", flipped});
-  damages.push_back({"truncated", std::vector<std::uint8_t>(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(good.size() / 2))});
+  damages.push_back({"truncated", std::vector<std::uint8_t>(
+                                      good.begin(), good.begin() + static_cast<std::ptrdiff_t>(
+                                                                       good.size() / 2))});
   std::vector<std::uint8_t> magic{'X'};
   magic.insert(magic.end(), good.begin() + 1, good.end());
   damages.push_back({"bad magic", magic});

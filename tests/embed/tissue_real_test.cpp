@@ -27,13 +27,14 @@ Vectors embed_volume(const Volume& vol) {
 
 float sim(const Vectors& a, std::int64_t i, const Vectors& b, std::int64_t j) {
   float s = 0;
-  for (std::size_t t = 0; t < a.d; ++t) s += a.v[static_cast<std::size_t>(i) * a.d + t] * b.v[static_cast<std::size_t>(j) * b.d + t];
+  for (std::size_t t = 0; t < a.d; ++t)
+    s += a.v[static_cast<std::size_t>(i) * a.d + t] * b.v[static_cast<std::size_t>(j) * b.d + t];
   return s;
 }
 
 // Most similar slice of db in [lo, hi) to slice i of q, and its similarity.
-std::pair<std::int64_t, float> nearest(const Vectors& q, std::int64_t i, const Vectors& db, std::int64_t lo = 0,
-                                       std::int64_t hi = -1) {
+std::pair<std::int64_t, float> nearest(const Vectors& q, std::int64_t i, const Vectors& db,
+                                       std::int64_t lo = 0, std::int64_t hi = -1) {
   if (hi < 0) hi = db.n;
   std::pair<std::int64_t, float> best{-1, -2.0f};
   for (std::int64_t j = lo; j < hi; ++j) {
@@ -74,7 +75,8 @@ TEST(TissueEmbedderRealData, ThoraxCtaT12SlicesAlignToT12OfAnotherScan) {
   VOXIR_REQUIRE_SHARED_DATA(data);
   const Volume mini = read_volume(data / "ct/ts-mini/s0001/ct.nii.gz");
   const Volume cta = read_volume(data / "ct/ts-thorax-cta/aorta/ct_cropped.nii.gz");
-  const auto t12_mini = extent(read_volume(data / "ct/ts-mini/s0001/segmentations/vertebrae_T12.nii.gz"));
+  const auto t12_mini =
+      extent(read_volume(data / "ct/ts-mini/s0001/segmentations/vertebrae_T12.nii.gz"));
   const auto t12_cta = extent(read_volume(data / "ct/ts-thorax-cta/aorta/vertebrae_T12.nii.gz"));
   ASSERT_GE(t12_mini[0], 0);
   ASSERT_GE(t12_cta[0], 0);
@@ -84,13 +86,15 @@ TEST(TissueEmbedderRealData, ThoraxCtaT12SlicesAlignToT12OfAnotherScan) {
     const auto [j, s] = nearest(c, k, m);
     hits += j >= t12_mini[0] - 2 && j <= t12_mini[1] + 2;
   }
-  EXPECT_GE(hits, total * 9 / 10) << "T12 slices of the CTA aligned to ts-mini T12 " << t12_mini[0] << ".." << t12_mini[1];
+  EXPECT_GE(hits, total * 9 / 10) << "T12 slices of the CTA aligned to ts-mini T12 " << t12_mini[0]
+                                  << ".." << t12_mini[1];
 }
 
 TEST(TissueEmbedderRealData, RobustToPixelSpacing) {
   VOXIR_REQUIRE_SHARED_DATA(data);
   const Volume mini = read_volume(data / "ct/ts-mini/s0001/ct.nii.gz");
-  // The same scan at 1 mm pixels (3x finer, as a 512-matrix scanner would store it), every 4th slice.
+  // The same scan at 1 mm pixels (3x finer, as a 512-matrix scanner would store it), every 4th
+  // slice.
   const double mm = 1.0;
   const auto w = static_cast<int>(static_cast<double>(mini.nx()) * mini.spacing()[0] / mm);
   const auto h = static_cast<int>(static_cast<double>(mini.ny()) * mini.spacing()[1] / mm);
@@ -99,8 +103,8 @@ TEST(TissueEmbedderRealData, RobustToPixelSpacing) {
   std::vector<std::int64_t> picked;
   for (std::int64_t k = 2; k < mini.nz(); k += 4) {
     std::vector<float> plane(static_cast<std::size_t>(w * h));
-    slicing::resample_plane(mini.slice(k), mini.nx(), mini.ny(), mini.spacing()[0], mini.spacing()[1], {0, mm, w},
-                            {0, mm, h}, -1000, plane, scratch);
+    slicing::resample_plane(mini.slice(k), mini.nx(), mini.ny(), mini.spacing()[0],
+                            mini.spacing()[1], {0, mm, w}, {0, mm, h}, -1000, plane, scratch);
     hu.insert(hu.end(), plane.begin(), plane.end());
     picked.push_back(k);
   }
@@ -111,7 +115,8 @@ TEST(TissueEmbedderRealData, RobustToPixelSpacing) {
   for (std::int64_t i = 0; i < nz; ++i) {
     const auto [j, s] = nearest(f, i, m);
     near += std::abs(j - picked[static_cast<std::size_t>(i)]) <= 2;
-    EXPECT_GT(sim(f, i, m, picked[static_cast<std::size_t>(i)]), 0.9f) << "slice " << picked[static_cast<std::size_t>(i)];
+    EXPECT_GT(sim(f, i, m, picked[static_cast<std::size_t>(i)]), 0.9f)
+        << "slice " << picked[static_cast<std::size_t>(i)];
   }
   EXPECT_GE(near, nz * 9 / 10);
 }
@@ -129,7 +134,8 @@ TEST(TissueEmbedderRealData, HeartLevelOfOneCtaIsNearerToTheOtherCtaThanToTheAbd
     // ts-mini below T11 (slices 0..85): abdomen and pelvis.
     wins += nearest(p, k, a).second > nearest(p, k, m, 0, 86).second;
   }
-  EXPECT_GE(wins, total * 9 / 10) << "pulmonary-artery slices nearer to the other thorax than to the abdomen";
+  EXPECT_GE(wins, total * 9 / 10)
+      << "pulmonary-artery slices nearer to the other thorax than to the abdomen";
 }
 
 TEST(TissueEmbedderRealData, DicomAbdomenAlignsToItsLevelInAnotherScan) {
@@ -139,7 +145,8 @@ TEST(TissueEmbedderRealData, DicomAbdomenAlignsToItsLevelInAnotherScan) {
   const Volume mini = read_volume(data / "ct/ts-mini/s0001/ct.nii.gz");
   const Vectors q = embed_volume(*abdomen), m = embed_volume(mini);
   std::vector<double> aligned;
-  for (std::int64_t k = 0; k < q.n; ++k) aligned.push_back(static_cast<double>(nearest(q, k, m).first));
+  for (std::int64_t k = 0; k < q.n; ++k)
+    aligned.push_back(static_cast<double>(nearest(q, k, m).first));
   const double med = median(aligned);
   // T11-L1 of ts-mini (its vertebra labels): slices 86..111.
   EXPECT_GE(med, 86);
@@ -155,10 +162,12 @@ TEST(TissueEmbedderRealData, LiverSliceIsNearerToLiverOfAnotherScanThanToThoraxO
   ASSERT_GE(liver_q[0], 0);
   const Volume mini = read_volume(data / "ct/ts-mini/s0001/ct.nii.gz");
   const auto liver_m = extent(read_volume(data / "ct/ts-mini/s0001/segmentations/liver.nii.gz"));
-  const auto bladder_m = extent(read_volume(data / "ct/ts-mini/s0001/segmentations/urinary_bladder.nii.gz"));
+  const auto bladder_m =
+      extent(read_volume(data / "ct/ts-mini/s0001/segmentations/urinary_bladder.nii.gz"));
   const Volume aorta = read_volume(data / "ct/ts-thorax-cta/aorta/ct_cropped.nii.gz");
   const Volume pulm = read_volume(data / "ct/ts-thorax-cta/pulmonary/ct_cropped.nii.gz");
-  const Vectors q = embed_volume(*abdomen), m = embed_volume(mini), a = embed_volume(aorta), p = embed_volume(pulm);
+  const Vectors q = embed_volume(*abdomen), m = embed_volume(mini), a = embed_volume(aorta),
+                p = embed_volume(pulm);
   for (std::int64_t k = liver_q[0]; k <= liver_q[1]; ++k) {
     const float liver = nearest(q, k, m, liver_m[0], liver_m[1] + 1).second;
     const float thorax = std::max(nearest(q, k, a).second, nearest(q, k, p).second);

@@ -10,10 +10,10 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <unistd.h>
 #include <fstream>
 #include <vector>
 
@@ -35,10 +35,12 @@ class TorchScript : public ::testing::Test {
       return;
     }
     // Staged beside the final folder, so the renames stay on one file system.
-    const auto staging = std::filesystem::path(models_.string() + fmt::format(".tmp-{}", ::getpid()));
-    const std::string cmd = fmt::format("{} -c 'import torch, torchvision' >/dev/null 2>&1 && {} {}/tools/export_models.py "
-                                        "--out {} --random-weights --threads 2 tiny >/dev/null 2>&1",
-                                        kPython, kPython, VOXIR_SOURCE_DIR, staging.string());
+    const auto staging =
+        std::filesystem::path(models_.string() + fmt::format(".tmp-{}", ::getpid()));
+    const std::string cmd = fmt::format(
+        "{} -c 'import torch, torchvision' >/dev/null 2>&1 && {} {}/tools/export_models.py "
+        "--out {} --random-weights --threads 2 tiny >/dev/null 2>&1",
+        kPython, kPython, VOXIR_SOURCE_DIR, staging.string());
     if (std::system(cmd.c_str()) != 0) return;
     std::filesystem::create_directories(models_);
     std::filesystem::rename(staging / "tiny.pt", models_ / "tiny.pt");
@@ -52,7 +54,10 @@ class TorchScript : public ::testing::Test {
   }
   void SetUp() override {
     if (!embed::have_torchscript()) GTEST_SKIP() << "voxir built without libtorch";
-    if (!exported_) GTEST_SKIP() << kPython << " cannot import torch/torchvision (apt-get install python3-torch python3-torchvision)";
+    if (!exported_)
+      GTEST_SKIP()
+          << kPython
+          << " cannot import torch/torchvision (apt-get install python3-torch python3-torchvision)";
   }
   static std::filesystem::path model() { return models_ / "tiny.pt"; }
   static std::filesystem::path copy_model(const std::string& name) {
@@ -77,7 +82,8 @@ bool TorchScript::exported_ = false;
 Volume small_ct() {
   const std::int64_t nx = 40, ny = 30, nz = 3;
   std::vector<float> hu(static_cast<std::size_t>(nx * ny * nz));
-  for (std::size_t i = 0; i < hu.size(); ++i) hu[i] = static_cast<float>(static_cast<int>(i * 37 % 2400) - 1200);
+  for (std::size_t i = 0; i < hu.size(); ++i)
+    hu[i] = static_cast<float>(static_cast<int>(i * 37 % 2400) - 1200);
   const Affine a{{{1.5, 0, 0, 0}, {0, 1.5, 0, 0}, {0, 0, 2, 0}, {0, 0, 0, 1}}};
   return Volume({nx, ny, nz}, {1.5, 1.5, 2}, a, std::move(hu), "RAS");
 }
@@ -100,9 +106,11 @@ TEST_F(TorchScript, EmbeddingsEqualPython) {
                               {input.data() + k * p.tensor_size(), p.tensor_size()}, s);
   }
   const auto in_path = dir_->path() / "in.f32", out_path = dir_->path() / "out.f32";
-  write_file_atomic(in_path, {reinterpret_cast<const std::uint8_t*>(input.data()), input.size() * 4}, false);
-  const std::string cmd = fmt::format("{} {}/tools/export_models.py forward {} {} 3,3,32,32 {}", kPython,
-                                      VOXIR_SOURCE_DIR, model().string(), in_path.string(), out_path.string());
+  write_file_atomic(in_path,
+                    {reinterpret_cast<const std::uint8_t*>(input.data()), input.size() * 4}, false);
+  const std::string cmd =
+      fmt::format("{} {}/tools/export_models.py forward {} {} 3,3,32,32 {}", kPython,
+                  VOXIR_SOURCE_DIR, model().string(), in_path.string(), out_path.string());
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   const auto raw = read_file(out_path);
   ASSERT_EQ(raw.size(), 3u * 24 * 4);
@@ -128,8 +136,10 @@ TEST_F(TorchScript, SidecarMismatchesAreClearErrors) {
   };
   const Case cases[] = {
       {"wrong output dim", "\"dim\": 24", "\"dim\": 25", ErrorKind::kInvalidInput, "output.dim 25"},
-      {"wrong input size", "\"width\": 32", "\"width\": 48", ErrorKind::kInvalidInput, "rejects the sidecar's input"},
-      {"bad pooling", "\"pooling\": \"none\"", "\"pooling\": \"cls\"", ErrorKind::kInvalidInput, "pooling cls"},
+      {"wrong input size", "\"width\": 32", "\"width\": 48", ErrorKind::kInvalidInput,
+       "rejects the sidecar's input"},
+      {"bad pooling", "\"pooling\": \"none\"", "\"pooling\": \"cls\"", ErrorKind::kInvalidInput,
+       "pooling cls"},
   };
   const std::string text = sidecar_text();
   for (const auto& c : cases) {
@@ -144,7 +154,8 @@ TEST_F(TorchScript, SidecarMismatchesAreClearErrors) {
       ADD_FAILURE() << c.what << ": no error";
     } catch (const Error& e) {
       EXPECT_EQ(e.kind(), c.kind) << c.what << ": " << e.what();
-      EXPECT_NE(std::string(e.what()).find(c.says), std::string::npos) << c.what << ": " << e.what();
+      EXPECT_NE(std::string(e.what()).find(c.says), std::string::npos)
+          << c.what << ": " << e.what();
     }
   }
   const auto lonely = dir_->path() / "lonely.pt";

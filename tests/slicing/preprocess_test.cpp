@@ -59,7 +59,8 @@ TEST(FitSlice, KeepsPhysicalAspectAndPadsWithAir) {
   std::vector<float> out(16);
   Scratch s;
   fit_slice(v, 0, 4, 4, -1000, out, s);
-  const std::vector<float> expect{-1000, -1000, -1000, -1000, 8, 7, 6, 5, 4, 3, 2, 1, -1000, -1000, -1000, -1000};
+  const std::vector<float> expect{-1000, -1000, -1000, -1000, 8,     7,     6,     5,
+                                  4,     3,     2,     1,     -1000, -1000, -1000, -1000};
   EXPECT_EQ(out, expect);
   // Anisotropic pixels: 4 x 2 pixels of 1 x 2 mm are a 4 x 4 mm square: no padding.
   const Volume w = make_volume({4, 2, 1}, {1, 2, 1}, {1, 2, 3, 4, 5, 6, 7, 8});
@@ -83,10 +84,10 @@ TEST(PreprocessSlice, WindowsPerChannelAndNormalises) {
   preprocess_slice(v, 0, p, out, s);
   // Corner (row 0, col 0) is voxel (i=1, j=1) = 1000 HU (radiological view), no blending at the
   // corner: the triangle filter's nearest taps there are that voxel alone.
-  EXPECT_NEAR(out[0], (1.0f - 0.5f) / 0.25f, 1e-5);             // window 1: 1000 -> 1
-  EXPECT_NEAR(out[64], (1.0f - 0.5f) / 0.25f, 1e-5);            // window 2: clamps to 1
-  EXPECT_NEAR(out[128], (1.0f - 0.5f) / 0.25f, 1e-5);           // window 3: clamps to 1
-  EXPECT_NEAR(out[63], (0.0f - 0.5f) / 0.25f, 1e-5);            // last pixel: -1000 HU -> 0
+  EXPECT_NEAR(out[0], (1.0f - 0.5f) / 0.25f, 1e-5);    // window 1: 1000 -> 1
+  EXPECT_NEAR(out[64], (1.0f - 0.5f) / 0.25f, 1e-5);   // window 2: clamps to 1
+  EXPECT_NEAR(out[128], (1.0f - 0.5f) / 0.25f, 1e-5);  // window 3: clamps to 1
+  EXPECT_NEAR(out[63], (0.0f - 0.5f) / 0.25f, 1e-5);   // last pixel: -1000 HU -> 0
 }
 
 TEST(PreprocessSlice, ValidateNamesTheBadField) {
@@ -128,7 +129,8 @@ TEST(ResampleSlices, InterpolatesAlongTheSliceAxis) {
   const Volume r = resample_slices(v, 1.0);
   ASSERT_EQ(r.nz(), 5);
   const std::vector<float> expect{0, 5, 10, 20, 30};
-  for (std::int64_t k = 0; k < 5; ++k) EXPECT_FLOAT_EQ(r.at(0, 0, k), expect[static_cast<std::size_t>(k)]);
+  for (std::int64_t k = 0; k < 5; ++k)
+    EXPECT_FLOAT_EQ(r.at(0, 0, k), expect[static_cast<std::size_t>(k)]);
   EXPECT_DOUBLE_EQ(r.spacing()[2], 1.0);
   EXPECT_DOUBLE_EQ(r.affine()[2][2], 1.0);
   EXPECT_THROW((void)resample_slices(v, 0), Error);
