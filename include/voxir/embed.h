@@ -15,7 +15,6 @@
 
 #include "voxir/volume.h"
 
-#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -69,8 +68,9 @@ class Embedder {
   // an index refuses queries embedded with a different fingerprint.
   [[nodiscard]] virtual std::string fingerprint() const = 0;
   [[nodiscard]] virtual int dim() const = 0;
-  // Embeds slices [k0, k1) of `volume` into out ((k1 - k0) * dim() floats), batched and on all
-  // cores (max_threads() of them). Thread-safe (concurrent calls share the cores).
+  // Embeds slices [k0, k1) of `volume` into out ((k1 - k0) * dim() floats), batched, on
+  // EmbedderOptions::threads threads (all cores by default). Thread-safe (concurrent calls share
+  // the cores; TorchScript's thread count is process-wide in libtorch).
   // Throws Error(kUsage) when the range is outside the volume or out has the wrong size.
   virtual void embed(const Volume& volume, std::int64_t k0, std::int64_t k1,
                      std::span<float> out) const = 0;
@@ -125,8 +125,8 @@ class EmbeddingCache {
   std::shared_ptr<Counters> counters_;
 };
 
-// 64-bit hash of a volume's content: dims, spacing, affine and every HU value. Equal volumes
-// read from different files (or formats) hash equal.
+// 64-bit hash of a volume's content: dims, spacing, affine and every HU value, so the same scan
+// read from two files (or formats) hashes equal when the readers agree to the bit.
 [[nodiscard]] std::uint64_t volume_content_hash(const Volume& volume);
 
 }  // namespace voxir
