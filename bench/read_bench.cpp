@@ -3,6 +3,7 @@
 // second) and the ratio; the aim is read time <= 1.25x decompression alone.
 //
 // Usage: voxir_bench_read [file.nii.gz]   (without a file, writes a CT-like one to /tmp)
+#include "ct_like.h"
 #include "voxir/volume.h"
 
 #include <fmt/core.h>
@@ -18,34 +19,6 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// A CT-like volume: air, an elliptic body of soft tissue and fat, a spine, lungs, noise, so the
-// gzip ratio is close to a real scan's (~2.5-4x) rather than that of a constant image.
-voxir::Volume make_ct_like(std::int64_t n, std::int64_t nz) {
-  std::vector<float> hu(static_cast<std::size_t>(n * n * nz));
-  std::mt19937 rng(42);
-  std::normal_distribution<float> noise(0.0f, 12.0f);
-  for (std::int64_t k = 0; k < nz; ++k) {
-    for (std::int64_t j = 0; j < n; ++j) {
-      for (std::int64_t i = 0; i < n; ++i) {
-        const double x = (static_cast<double>(i) - n / 2.0) / (n * 0.42);
-        const double y = (static_cast<double>(j) - n / 2.0) / (n * 0.30);
-        const double r = x * x + y * y;
-        float v = -1000.0f;
-        if (r < 1.0) {
-          v = r > 0.85 ? -100.0f : 40.0f;
-          const double lx = std::abs(x) - 0.45;
-          if (lx * lx / 0.08 + y * y / 0.5 < 1.0 && k > nz / 2) v = -850.0f;
-          if (std::hypot(x, y + 0.6) < 0.12) v = 700.0f;
-          v += noise(rng);
-        }
-        hu[static_cast<std::size_t>(i + n * (j + n * k))] = std::round(v);
-      }
-    }
-  }
-  const voxir::Affine a{{{0.8, 0, 0, 0}, {0, 0.8, 0, 0}, {0, 0, 1.5, 0}, {0, 0, 0, 1}}};
-  return voxir::Volume({n, n, nz}, {0.8, 0.8, 1.5}, a, std::move(hu), "RAS");
-}
 
 template <typename Fn>
 double best_seconds(int repeats, Fn&& fn) {
@@ -68,7 +41,7 @@ int main(int argc, char** argv) {
     file = std::filesystem::temp_directory_path() / "voxir_bench_512x512x300.nii.gz";
     if (!std::filesystem::exists(file)) {
       fmt::print("writing {} ...\n", file.string());
-      voxir::write_nifti(make_ct_like(512, 300), file, voxir::NiftiDatatype::kInt16);
+      voxir::write_nifti(voxir::bench::make_ct_like(512, 300), file, voxir::NiftiDatatype::kInt16);
     }
   }
   const double compressed_mb = static_cast<double>(std::filesystem::file_size(file)) / 1e6;

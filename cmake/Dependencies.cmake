@@ -16,3 +16,16 @@ target_include_directories(voxir_nifti SYSTEM INTERFACE ${NIFTI_INCLUDE_DIR})
 target_link_libraries(voxir_nifti INTERFACE ${NIFTI2_LIBRARY} ${ZNZ_LIBRARY} ZLIB::ZLIB m)
 
 pkg_check_modules(LIBDEFLATE REQUIRED IMPORTED_TARGET libdeflate)
+
+# libtorch (Debian libtorch-dev) for TorchScript models; optional: without it, torchscript:
+# specs fail with kUnsupported. scripts/setup installs it, so the normal build has it.
+option(VOXIR_WITH_TORCH "Build the TorchScript embedder with libtorch when it is found" ON)
+set(VOXIR_HAVE_TORCH OFF)
+if(VOXIR_WITH_TORCH)
+  find_package(Torch QUIET)
+  if(Torch_FOUND)
+    set(VOXIR_HAVE_TORCH ON)
+  else()
+    message(STATUS "libtorch not found: torchscript: embedders disabled (install libtorch-dev)")
+  endif()
+endif()

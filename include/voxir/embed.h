@@ -1,36 +1,132 @@
-// voxir/embed.h: slice embedders. (Draft interface; the embeddings issue owns and may extend it.)
+// voxir/embed.h: slice embedders.
 //
 // Data contract: an embedder maps each axial slice of a canonical volume (voxir/volume.h) to one
 // float32 vector of dimension dim(), L2-normalised, so inner product = cosine similarity.
 // Vectors of n slices are stored row-major: out[i * dim() + j].
+//
+// Spec strings (they round-trip: make_embedder(e->spec())->spec() == e->spec()):
+//   builtin:tissue[,key=value...]  the weight-free default (docs/embedders.md): body level from
+//                                  tissue-class layout maps on a fixed physical window
+//   torchscript:<model.pt>         a TorchScript model with its JSON sidecar <model.pt>.json
+//                                  (docs/embedders.md lists its fields; tools/export_models.py
+//                                  writes both)
+// "builtin" alone means "builtin:tissue".
 #pragma once
 
 #include "voxir/volume.h"
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace voxir {
+
+// A HU window mapped linearly to [0, 1], clamped outside.
+struct HuWindow {
+  float lo = -1000;
+  float hi = 1000;
+};
+
+// How a slice becomes a model's input tensor (SPEC §2.2), in this order:
+//   1. the slice is shown in radiological view (image column 0 = patient's right, row 0 =
+//      anterior) and resized to input_width x input_height keeping its physical aspect (pixel
+//      spacing counts), the rest padded with air (-1000 HU); antialiased (triangle filter);
+//   2. each channel c gets window windows[c] (one window: the same for every channel);
+//   3. (value - mean[c]) / std[c].
+// Output layout: channels x height x width, row-major (a torch NCHW image without N).
+struct Preprocessing {
+  std::vector<HuWindow> windows{HuWindow{}};
+  int input_width = 224;
+  int input_height = 224;
+  int channels = 3;
+  std::vector<float> mean{0.485f, 0.456f, 0.406f};  // one per channel (ImageNet by default)
+  std::vector<float> std{0.229f, 0.224f, 0.225f};
+
+  // Throws Error(kUsage) saying which field is wrong and why (window with hi <= lo, size out of
+  // 8..4096, channels not 1..4, windows/mean/std count not 1 or channels, std <= 0).
+  void validate() const;
+  // Canonical text of every field, e.g. "win=-1000:1000;in=224x224x3;mean=...;std=...";
+  // part of an embedder's fingerprint.
+  [[nodiscard]] std::string to_string() const;
+  [[nodiscard]] std::size_t tensor_size() const {
+    return static_cast<std::size_t>(channels) * static_cast<std::size_t>(input_width) *
+           static_cast<std::size_t>(input_height);
+  }
+};
 
 class Embedder {
  public:
   virtual ~Embedder() = default;
-  // The spec string this embedder was made from; make_embedder(spec()) makes an equal one.
+  // The spec string this embedder was made from, in canonical form; make_embedder(spec()) makes
+  // an equal one.
   [[nodiscard]] virtual std::string spec() const = 0;
   // Everything that changes the vectors (model, weights checksum, preprocessing), as one string;
   // an index refuses queries embedded with a different fingerprint.
   [[nodiscard]] virtual std::string fingerprint() const = 0;
   [[nodiscard]] virtual int dim() const = 0;
-  // Embeds slices [k0, k1) of `volume` into out ((k1 - k0) * dim() floats). Thread-safe.
+  // Embeds slices [k0, k1) of `volume` into out ((k1 - k0) * dim() floats), batched, on
+  // EmbedderOptions::threads threads (all cores by default). Thread-safe (concurrent calls share
+  // the cores; TorchScript's thread count is process-wide in libtorch).
+  // Throws Error(kUsage) when the range is outside the volume or out has the wrong size.
   virtual void embed(const Volume& volume, std::int64_t k0, std::int64_t k1,
                      std::span<float> out) const = 0;
+
+  // Every slice of `volume`: nz() * dim() floats.
+  [[nodiscard]] std::vector<float> embed_all(const Volume& volume) const;
 };
 
-// Makes an embedder from a spec string ("builtin:<name>", "torchscript:<path>", ...).
-// Throws Error(kUsage) for an unknown spec, kNotFound for a missing model file.
-[[nodiscard]] std::unique_ptr<Embedder> make_embedder(std::string_view spec);
+struct EmbedderOptions {
+  // Worker threads per embed() call; 0 = std::thread::hardware_concurrency().
+  int threads = 0;
+  // Slices per model forward pass (TorchScript). Larger batches are a little faster and need
+  // channels*width*height*4 bytes of input per slice plus the model's activations.
+  int batch = 8;
+};
+
+// Makes an embedder from a spec string (see the top of this file).
+// Throws Error(kUsage) for an unknown or malformed spec, kNotFound for a missing model or
+// sidecar file, kInvalidInput for a sidecar that is malformed or does not match the model (input
+// size, output dimension), kUnsupported for torchscript: when voxir was built without libtorch.
+[[nodiscard]] std::unique_ptr<Embedder> make_embedder(std::string_view spec,
+                                                      const EmbedderOptions& options = {});
+
+// Embeddings of whole volumes, cached on disk in a folder: one file per (volume content,
+// embedder fingerprint) pair, so re-indexing with another index type does not re-embed.
+// Entries carry a header (magic, version, dims, fingerprint) and a checksum of the vectors; a
+// corrupt or mismatching entry is recomputed and rewritten, never trusted. Writes are atomic.
+// Safe to use from several threads and processes on one folder (the last writer wins; all write
+// the same bytes).
+class EmbeddingCache {
+ public:
+  // The folder is created on first write.
+  explicit EmbeddingCache(std::filesystem::path folder);
+
+  struct Stats {
+    std::int64_t hits = 0;
+    std::int64_t misses = 0;    // absent: computed and stored
+    std::int64_t rejected = 0;  // present but corrupt or mismatching: recomputed and rewritten
+  };
+
+  // embedder.embed_all(volume), from the cache when a valid entry exists.
+  [[nodiscard]] std::vector<float> embed_all(const Embedder& embedder, const Volume& volume);
+  [[nodiscard]] Stats stats() const;
+  [[nodiscard]] const std::filesystem::path& folder() const { return folder_; }
+  // The file an entry of (volume, embedder) lives in.
+  [[nodiscard]] std::filesystem::path entry_path(const Embedder& embedder,
+                                                 const Volume& volume) const;
+
+ private:
+  std::filesystem::path folder_;
+  struct Counters;
+  std::shared_ptr<Counters> counters_;
+};
+
+// 64-bit hash of a volume's content: dims, spacing, affine and every HU value, so the same scan
+// read from two files (or formats) hashes equal when the readers agree to the bit.
+[[nodiscard]] std::uint64_t volume_content_hash(const Volume& volume);
 
 }  // namespace voxir
