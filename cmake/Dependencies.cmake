@@ -16,3 +16,9 @@ target_include_directories(voxir_nifti SYSTEM INTERFACE ${NIFTI_INCLUDE_DIR})
 target_link_libraries(voxir_nifti INTERFACE ${NIFTI2_LIBRARY} ${ZNZ_LIBRARY} ZLIB::ZLIB m)
 
 pkg_check_modules(LIBDEFLATE REQUIRED IMPORTED_TARGET libdeflate)
+
+# Vector search: Faiss (static, no pkg-config; its CMake config needs OpenMP found first) and
+# hnswlib (header-only, /usr/include/hnswlib). SQLite for the index catalog.
+find_package(OpenMP REQUIRED)
+find_package(faiss CONFIG REQUIRED)
+find_package(SQLite3 REQUIRED)
