@@ -18,6 +18,18 @@ SliceLabels read_labels(const std::filesystem::path& path, const Volume& /*ct*/,
   fail(ErrorKind::kUnsupported, "{}: reading labels is not merged into this build yet", path.string());
 }
 
+const ClassCatalog& ClassCatalog::builtin() {
+  fail(ErrorKind::kUnsupported, "the class catalogue is not merged into this build yet");
+}
+
+const ClassInfo& ClassCatalog::at(std::string_view name) const {
+  fail(ErrorKind::kUnsupported, "class \"{}\": the class catalogue is not merged into this build yet", name);
+}
+
+std::optional<std::array<std::int64_t, 2>> SliceLabels::extent(int /*class_index*/, std::uint32_t /*min_voxels*/) const {
+  fail(ErrorKind::kUnsupported, "label extents are not merged into this build yet");
+}
+
 std::unique_ptr<Embedder> make_embedder(std::string_view spec) {
   fail(ErrorKind::kUnsupported, "embedder \"{}\": no embedder is merged into this build yet", spec);
 }

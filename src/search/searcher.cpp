@@ -96,7 +96,9 @@ double maxsim(std::span<const float> query, std::int64_t n, std::span<const floa
 std::array<std::int64_t, 2> central_range(std::vector<std::int64_t> slices, double fraction) {
   if (slices.empty()) return {-1, -1};
   std::sort(slices.begin(), slices.end());
-  const auto drop = static_cast<std::size_t>(std::floor((1 - fraction) / 2 * static_cast<double>(slices.size())));
+  // The epsilon keeps (1 - 0.8) / 2 * 10 = 0.0999... from rounding down to 0.
+  const auto drop =
+      static_cast<std::size_t>(std::floor((1 - fraction) / 2 * static_cast<double>(slices.size()) + 1e-9));
   return {slices[drop], slices[slices.size() - 1 - drop]};
 }
 
@@ -110,27 +112,36 @@ SearchAnswer search(const Index& index, std::span<const float> query, std::int64
   const int dim = index.dim();
   const std::unordered_set<std::string> exclude(params.exclude.begin(), params.exclude.end());
 
-  // Stage 1: each query slice fetches its k nearest indexed slices.
+  // Stage 1: each query slice fetches its k nearest indexed slices. Excluded volumes (the query
+  // itself, typically) could fill all k places, so they are over-fetched and dropped: fetching
+  // k + their slice count leaves k others for every query slice (exactly so for Flat).
   auto t = Clock::now();
   const int k = params.k;
-  std::vector<std::int64_t> ids(static_cast<std::size_t>(n * k));
+  std::int64_t excluded_slices = 0;
+  for (const auto& id : exclude) {
+    if (const auto* v = index.find(id)) excluded_slices += v->num_slices;
+  }
+  const int fetch = static_cast<int>(std::min<std::int64_t>(k + excluded_slices, index.num_vectors()));
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(n * fetch));
   std::vector<float> sims(ids.size());
-  index.search(query, n, k, params.ann, ids, sims);
+  index.search(query, n, fetch, params.ann, ids, sims);
   answer.timings.candidates_ms = ms_since(t);
 
   // Stage 2: hits vote for their volumes.
   t = Clock::now();
   std::unordered_map<std::size_t, Candidate> by_volume;
   for (std::int64_t i = 0; i < n; ++i) {
-    for (int r = 0; r < k; ++r) {
-      const std::int64_t row = ids[static_cast<std::size_t>(i * k + r)];
+    int taken = 0;
+    for (int r = 0; r < fetch && taken < k; ++r) {
+      const std::int64_t row = ids[static_cast<std::size_t>(i * fetch + r)];
       if (row < 0) continue;
       const std::size_t v = index.volume_of_row(row);
       const auto& info = index.volumes()[v];
-      if (!exclude.empty() && exclude.count(info.id) != 0) continue;
+      if (excluded_slices > 0 && exclude.count(info.id) != 0) continue;
+      ++taken;
       auto& c = by_volume[v];
       c.volume = v;
-      const float s = sims[static_cast<std::size_t>(i * k + r)];
+      const float s = sims[static_cast<std::size_t>(i * fetch + r)];
       ++c.votes;
       c.sum += s;
       c.max = std::max(c.max, s);
