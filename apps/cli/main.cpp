@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("voxir ") + VOXIR_VERSION);
   voxir::cli::CommandRun run;
   voxir::cli::add_info_command(app, run);
+  voxir::cli::add_index_command(app, run);
+  voxir::cli::add_search_command(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -30,6 +30,15 @@ std::optional<std::array<std::int64_t, 2>> SliceLabels::extent(int /*class_index
   fail(ErrorKind::kUnsupported, "label extents are not merged into this build yet");
 }
 
+const ClassInfo* ClassCatalog::find(std::string_view name) const {
+  fail(ErrorKind::kUnsupported, "class \"{}\": the class catalogue is not merged into this build yet", name);
+}
+
+std::optional<std::array<std::int64_t, 2>> SliceLabels::coarse_extent(int /*coarse_index*/,
+                                                                      std::uint32_t /*min_voxels*/) const {
+  fail(ErrorKind::kUnsupported, "label extents are not merged into this build yet");
+}
+
 std::unique_ptr<Embedder> make_embedder(std::string_view spec) {
   fail(ErrorKind::kUnsupported, "embedder \"{}\": no embedder is merged into this build yet", spec);
 }
