@@ -28,6 +28,20 @@ std::vector<VolumeVectors> clustered_set(const ClusteredSetOptions& o) {
   for (int c = 0; c < o.clusters; ++c) normalise(centres.data() + static_cast<std::size_t>(c) * d, o.dim);
   const float walk_scale = static_cast<float>(o.step / std::sqrt(double(o.dim)));
   const float start_scale = static_cast<float>(o.spread / std::sqrt(double(o.dim)));
+  // Common walks, one per cluster (used with shared_trajectory).
+  std::vector<float> walks;
+  if (o.shared_trajectory) {
+    walks.resize(static_cast<std::size_t>(o.clusters) * static_cast<std::size_t>(o.slices) * d);
+    for (int c = 0; c < o.clusters; ++c) {
+      std::vector<float> pos(centres.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(c) * d),
+                             centres.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(c + 1) * d));
+      for (int s = 0; s < o.slices; ++s) {
+        for (std::size_t j = 0; j < d; ++j) pos[j] += walk_scale * gauss(rng);
+        std::copy(pos.begin(), pos.end(), walks.begin() + static_cast<std::ptrdiff_t>((static_cast<std::size_t>(c) * static_cast<std::size_t>(o.slices) + static_cast<std::size_t>(s)) * d));
+      }
+    }
+  }
+  const float jitter_scale = static_cast<float>(o.jitter / std::sqrt(double(o.dim)));
   std::vector<VolumeVectors> out;
   for (int v = 0; v < o.volumes; ++v) {
     VolumeVectors vv;
@@ -40,10 +54,17 @@ std::vector<VolumeVectors> clustered_set(const ClusteredSetOptions& o) {
     std::vector<float> pos(d);
     for (std::size_t j = 0; j < d; ++j) pos[j] = centre[j] + start_scale * gauss(rng);
     vv.vectors.resize(static_cast<std::size_t>(o.slices) * d);
+    std::vector<float> offset(d);
+    for (std::size_t j = 0; j < d; ++j) offset[j] = start_scale * gauss(rng);
     for (int s = 0; s < o.slices; ++s) {
-      for (std::size_t j = 0; j < d; ++j) pos[j] += walk_scale * gauss(rng);
       float* row = vv.vectors.data() + static_cast<std::size_t>(s) * d;
-      std::copy(pos.begin(), pos.end(), row);
+      if (o.shared_trajectory) {
+        const float* walk = walks.data() + (static_cast<std::size_t>(v % o.clusters) * static_cast<std::size_t>(o.slices) + static_cast<std::size_t>(s)) * d;
+        for (std::size_t j = 0; j < d; ++j) row[j] = walk[j] + offset[j] + jitter_scale * gauss(rng);
+      } else {
+        for (std::size_t j = 0; j < d; ++j) pos[j] += walk_scale * gauss(rng);
+        std::copy(pos.begin(), pos.end(), row);
+      }
       normalise(row, o.dim);
     }
     out.push_back(std::move(vv));

@@ -1,5 +1,8 @@
 // Random-but-clustered slice vectors, like real volumes: each volume is a smooth random walk
 // around one of a few cluster centres, L2-normalised. Deterministic for a seed.
+// With shared_trajectory, the volumes of one cluster follow one common walk (the "anatomy" along
+// the body axis) plus their own offset and per-slice jitter, so slice s of a volume has near
+// neighbours in the other volumes of its cluster, as a liver slice has in other patients.
 #pragma once
 
 #include "voxir/index.h"
@@ -18,6 +21,8 @@ struct ClusteredSetOptions {
   double spread = 0.6;  // distance of volume starts from their centre, relative to unit vectors
   double step = 0.15;   // random-walk step per slice
   std::uint32_t seed = 42;
+  bool shared_trajectory = false;
+  double jitter = 0.1;  // with shared_trajectory: per-slice noise of a volume around the walk
 };
 
 // Volumes named "v0000", "v0001", ... with their vectors; no labels.
