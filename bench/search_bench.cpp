@@ -21,6 +21,8 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include <sched.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -43,6 +45,12 @@ struct Config {
   std::string dir = "/tmp/voxir_search_bench";
   std::string json;
 };
+
+int usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+}
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
@@ -116,9 +124,9 @@ int main(int argc, char** argv) {
   const char* l2 = std::getenv("OPENBLAS_L2_SIZE");
   const char* omp = std::getenv("OMP_NUM_THREADS");
   fmt::print("search bench: {} volumes x {} slices = {} vectors, d {}, {} clusters; {} queries of {} slices, k {}, "
-             "rerank {}; {} hardware threads; OPENBLAS_CORETYPE={} OPENBLAS_L2_SIZE={} OMP_NUM_THREADS={}\n",
+             "rerank {}; {} usable CPUs; OPENBLAS_CORETYPE={} OPENBLAS_L2_SIZE={} OMP_NUM_THREADS={}\n",
              cfg.volumes, cfg.slices, std::int64_t{cfg.volumes} * cfg.slices, cfg.dim, cfg.clusters, cfg.queries,
-             cfg.slices, cfg.k, cfg.rerank, std::thread::hardware_concurrency(), coretype ? coretype : "(unset)",
+             cfg.slices, cfg.k, cfg.rerank, usable_cpus(), coretype ? coretype : "(unset)",
              l2 ? l2 : "(unset)", omp ? omp : "(unset)");
 
   auto t = Clock::now();
@@ -147,7 +155,7 @@ int main(int argc, char** argv) {
   nlohmann::ordered_json report;
   report["config"] = {{"spread", cfg.spread}, {"jitter", cfg.jitter}, {"noise", cfg.noise}, {"volumes", cfg.volumes}, {"slices", cfg.slices}, {"dim", cfg.dim}, {"clusters", cfg.clusters},
                       {"queries", cfg.queries}, {"k", cfg.k}, {"rerank", cfg.rerank},
-                      {"hardware_threads", std::thread::hardware_concurrency()},
+                      {"usable_cpus", usable_cpus()},
                       {"OPENBLAS_CORETYPE", coretype ? coretype : ""}, {"OMP_NUM_THREADS", omp ? omp : ""}};
 
   // Bare Faiss: IndexFlatIP holding the same vectors, one batch search per query region.
