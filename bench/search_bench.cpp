@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -120,6 +121,7 @@ nlohmann::ordered_json pct(const std::vector<double>& v) {
 
 int main(int argc, char** argv) {
   const Config cfg = parse(argc, argv);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // lines as they come, also into a file
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   const char* l2 = std::getenv("OPENBLAS_L2_SIZE");
   const char* omp = std::getenv("OMP_NUM_THREADS");
