@@ -117,7 +117,8 @@ VolumeVectors ingest_volume(const VolumeSource& source, const Embedder& embedder
     const Volume volume = read_volume(source.path);
     VolumeVectors out;
     out.volume.id = source.id.empty() ? volume_id_for_path(source.path) : source.id;
-    out.volume.source = source.path.string();
+    std::error_code ec;  // absolute, so the catalog means the same from any working directory
+    out.volume.source = std::filesystem::absolute(source.path, ec).lexically_normal().string();
     out.volume.dims = volume.dims();
     out.volume.spacing = volume.spacing();
     out.volume.split = source.split;

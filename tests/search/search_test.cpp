@@ -98,7 +98,12 @@ TEST(Search, RerankScoresEqualBruteForceMaxSim) {
     SCOPED_TRACE(res.volume);
     const auto& vec = set[static_cast<std::size_t>(std::stoi(res.volume.substr(1)))].vectors;
     std::vector<std::int64_t> arg;
-    EXPECT_NEAR(res.score, brute_maxsim(query, vec, 32, arg), 1e-5);
+    const double want = brute_maxsim(query, vec, 32, arg);
+    EXPECT_NEAR(res.score, want, 1e-5);
+    std::vector<float> best(20);
+    std::vector<std::int64_t> argmax(20);
+    EXPECT_NEAR(maxsim(query, 20, vec, 40, 32, best, argmax), want, 1e-5);
+    EXPECT_EQ(argmax, arg);
     ASSERT_EQ(res.alignment.size(), 20u);
     for (std::size_t i = 0; i < 20; ++i) {
       EXPECT_EQ(res.alignment[i].query_slice, 10 + static_cast<std::int64_t>(i));
