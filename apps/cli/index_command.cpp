@@ -31,8 +31,8 @@ std::vector<std::filesystem::path> to_paths(const std::vector<std::string>& inpu
 
 int print_report(const BuildReport& report, const std::string& dir, const char* verb) {
   for (const auto& [path, why] : report.skipped) fmt::print(stderr, "skipped {}: {}\n", path, why);
-  fmt::print("{} {} volumes ({} slices) in {:.1f} s; {} is now generation {}{}\n", verb, report.volumes_added,
-             report.slices_added, report.seconds, dir, report.generation,
+  fmt::print("{} {} volumes ({} slices) in {:.1f} s; {} is now generation {}{}\n", verb,
+             report.volumes_added, report.slices_added, report.seconds, dir, report.generation,
              report.skipped.empty() ? "" : fmt::format(" ({} skipped)", report.skipped.size()));
   return 0;
 }
@@ -68,14 +68,16 @@ int run_add(const IndexArgs& args) {
   const auto embedder = make_embedder(spec);
   ProgressBar bar;
   const auto paths = to_paths(args.inputs);
-  const auto report = add_to_index(args.dir, sources_from_paths(paths, taken), *embedder, build_options(args, bar));
+  const auto report =
+      add_to_index(args.dir, sources_from_paths(paths, taken), *embedder, build_options(args, bar));
   bar.finish();
   return print_report(report, args.dir, "added");
 }
 
 int run_remove(const IndexArgs& args) {
   const auto report = remove_from_index(args.dir, args.volume_id);
-  fmt::print("removed {} from {}; now generation {}\n", args.volume_id, args.dir, report.generation);
+  fmt::print("removed {} from {}; now generation {}\n", args.volume_id, args.dir,
+             report.generation);
   return 0;
 }
 
@@ -83,13 +85,15 @@ int run_info(const IndexArgs& args) {
   const auto index = Index::open(args.dir, {.verify_checksums = args.verify});
   std::uint64_t bytes = 0;
   for (const auto& [name, size] : index->file_sizes()) bytes += size;
-  const double per_vector = index->num_vectors() > 0 ? double(bytes) / double(index->num_vectors()) : 0;
+  const double per_vector =
+      index->num_vectors() > 0 ? double(bytes) / double(index->num_vectors()) : 0;
   if (args.json) {
     nlohmann::ordered_json out;
     out["dir"] = args.dir;
     out["generation"] = index->generation();
     out["index"] = index->spec().str();
-    out["embedder"] = {{"spec", index->embedder().spec}, {"fingerprint", index->embedder().fingerprint},
+    out["embedder"] = {{"spec", index->embedder().spec},
+                       {"fingerprint", index->embedder().fingerprint},
                        {"dim", index->dim()}};
     out["volumes"] = index->volumes().size();
     out["vectors"] = index->num_vectors();
@@ -101,8 +105,13 @@ int run_info(const IndexArgs& args) {
     out["files"] = files;
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
     for (const auto& v : index->volumes()) {
-      list.push_back({{"id", v.id}, {"path", v.source}, {"slices", v.num_slices}, {"split", v.split},
-                      {"dims", v.dims}, {"spacing", v.spacing}, {"metadata", nlohmann::json::parse(v.metadata_json)}});
+      list.push_back({{"id", v.id},
+                      {"path", v.source},
+                      {"slices", v.num_slices},
+                      {"split", v.split},
+                      {"dims", v.dims},
+                      {"spacing", v.spacing},
+                      {"metadata", nlohmann::json::parse(v.metadata_json)}});
     }
     out["volume_list"] = list;
     fmt::print("{}\n", out.dump(2));
@@ -115,8 +124,8 @@ int run_info(const IndexArgs& args) {
   fmt::print("  fingerprint  {}\n", index->embedder().fingerprint);
   fmt::print("  volumes      {}\n", index->volumes().size());
   fmt::print("  vectors      {} (float32)\n", index->num_vectors());
-  fmt::print("  size         {:.1f} MiB, {:.0f} bytes per vector{}\n", double(bytes) / (1 << 20), per_vector,
-             args.verify ? ", checksums verified" : "");
+  fmt::print("  size         {:.1f} MiB, {:.0f} bytes per vector{}\n", double(bytes) / (1 << 20),
+             per_vector, args.verify ? ", checksums verified" : "");
   if (args.list_volumes) {
     fmt::print("\n  {:<24} {:>7}  {:<6} {}\n", "volume", "slices", "split", "path");
     for (const auto& v : index->volumes()) {
@@ -134,25 +143,33 @@ void add_index_command(CLI::App& app, CommandRun& run) {
   cmd->require_subcommand(1);
 
   CLI::App* build = cmd->add_subcommand("build", "Create (or replace) an index from volumes");
-  build->add_option("index-dir", args->dir, "Index folder (created; an existing index is replaced)")->required();
-  build->add_option("inputs", args->inputs,
-                    "A TS dataset folder (with meta.csv), NIfTI files or DICOM series folders")->required();
+  build->add_option("index-dir", args->dir, "Index folder (created; an existing index is replaced)")
+      ->required();
+  build
+      ->add_option("inputs", args->inputs,
+                   "A TS dataset folder (with meta.csv), NIfTI files or DICOM series folders")
+      ->required();
   build->add_option("--embedder", args->embedder, "Embedder spec")->capture_default_str();
-  build->add_option("--index", args->index,
-                    "Index spec: Flat, HNSW<M>[,efc<N>][,ef<N>] or IVF<lists>,PQ<m>[,nprobe<N>][,refine<N>]")
+  build
+      ->add_option(
+          "--index", args->index,
+          "Index spec: Flat, HNSW<M>[,efc<N>][,ef<N>] or IVF<lists>,PQ<m>[,nprobe<N>][,refine<N>]")
       ->capture_default_str();
   build->add_option("--threads", args->threads, "Threads (0: all cores)");
   build->callback([args, &run] { run = [args] { return run_build(*args); }; });
 
   CLI::App* add = cmd->add_subcommand("add", "Add volumes to an index (with its own embedder)");
   add->add_option("index-dir", args->dir, "Index folder")->required();
-  add->add_option("inputs", args->inputs, "A TS dataset folder, NIfTI files or DICOM series folders")->required();
+  add->add_option("inputs", args->inputs,
+                  "A TS dataset folder, NIfTI files or DICOM series folders")
+      ->required();
   add->add_option("--threads", args->threads, "Threads (0: all cores)");
   add->callback([args, &run] { run = [args] { return run_add(*args); }; });
 
   CLI::App* remove = cmd->add_subcommand("remove", "Remove one volume from an index");
   remove->add_option("index-dir", args->dir, "Index folder")->required();
-  remove->add_option("volume-id", args->volume_id, "Id of the volume (see index info --volumes)")->required();
+  remove->add_option("volume-id", args->volume_id, "Id of the volume (see index info --volumes)")
+      ->required();
   remove->callback([args, &run] { run = [args] { return run_remove(*args); }; });
 
   CLI::App* info = cmd->add_subcommand("info", "Describe an index");

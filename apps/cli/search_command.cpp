@@ -44,7 +44,8 @@ std::array<std::int64_t, 2> parse_slices(const std::string& text, const Volume& 
   };
   if (colon == std::string::npos || !number(std::string_view(text).substr(0, colon), r[0]) ||
       !number(std::string_view(text).substr(colon + 1), r[1])) {
-    fail(ErrorKind::kUsage, "--slices \"{}\": expected A:B (inclusive slice indices, 0 = most inferior)", text);
+    fail(ErrorKind::kUsage,
+         "--slices \"{}\": expected A:B (inclusive slice indices, 0 = most inferior)", text);
   }
   return r;
 }
@@ -64,7 +65,9 @@ std::array<std::int64_t, 2> query_slices(const SearchArgs& args, const Volume& v
     if (it == regions.end()) (void)catalog.at(args.region);  // throws, listing close names
     extent = labels.coarse_extent(static_cast<int>(it - regions.begin()));
   }
-  if (!extent) fail(ErrorKind::kNotFound, "{}: class {} is on no slice of the query", args.labels, args.region);
+  if (!extent)
+    fail(ErrorKind::kNotFound, "{}: class {} is on no slice of the query", args.labels,
+         args.region);
   return *extent;
 }
 
@@ -75,7 +78,8 @@ std::vector<std::string> self_ids(const Index& index, const std::filesystem::pat
   for (const auto& v : index.volumes()) {
     if (std::filesystem::weakly_canonical(v.source, ec) == canonical) ids.push_back(v.id);
   }
-  if (ids.empty() && index.find(volume_id_for_path(query)) != nullptr) ids.push_back(volume_id_for_path(query));
+  if (ids.empty() && index.find(volume_id_for_path(query)) != nullptr)
+    ids.push_back(volume_id_for_path(query));
   return ids;
 }
 
@@ -83,40 +87,53 @@ void print_json(const SearchArgs& args, const SearchParams& params, const Search
   nlohmann::ordered_json out;
   out["index"] = args.dir;
   out["query"] = {{"path", args.query}, {"slices", answer.query_slices}};
-  out["params"] = {{"k", params.k}, {"mode", to_string(params.mode)}, {"rerank", params.rerank},
-                   {"rerank_n", params.rerank_n}, {"top", params.top}, {"exclude", params.exclude}};
+  out["params"] = {{"k", params.k},           {"mode", to_string(params.mode)},
+                   {"rerank", params.rerank}, {"rerank_n", params.rerank_n},
+                   {"top", params.top},       {"exclude", params.exclude}};
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
   for (const auto& r : answer.results) {
     nlohmann::ordered_json alignment = nlohmann::ordered_json::array();
-    for (const auto& a : r.alignment) alignment.push_back({a.query_slice, a.volume_slice, a.similarity});
-    results.push_back({{"volume", r.volume}, {"path", r.path}, {"score", r.score}, {"votes", r.votes},
-                       {"location", r.location}, {"alignment", alignment}});
+    for (const auto& a : r.alignment)
+      alignment.push_back({a.query_slice, a.volume_slice, a.similarity});
+    results.push_back({{"volume", r.volume},
+                       {"path", r.path},
+                       {"score", r.score},
+                       {"votes", r.votes},
+                       {"location", r.location},
+                       {"alignment", alignment}});
   }
   out["results"] = results;
   const auto& t = answer.timings;
-  out["timings_ms"] = {{"embed", t.embed_ms},         {"candidates", t.candidates_ms}, {"aggregate", t.aggregate_ms},
-                       {"rerank", t.rerank_ms},       {"localize", t.localize_ms},     {"total", t.total_ms}};
+  out["timings_ms"] = {{"embed", t.embed_ms},         {"candidates", t.candidates_ms},
+                       {"aggregate", t.aggregate_ms}, {"rerank", t.rerank_ms},
+                       {"localize", t.localize_ms},   {"total", t.total_ms}};
   fmt::print("{}\n", out.dump(2));
 }
 
 void print_text(const SearchArgs& args, const SearchParams& params, const SearchAnswer& answer) {
   fmt::print("query {} slices {}..{} ({}), k {}, {} votes{}\n", args.query, answer.query_slices[0],
              answer.query_slices[1], answer.query_slices[1] - answer.query_slices[0] + 1, params.k,
-             to_string(params.mode), params.rerank ? fmt::format(", MaxSim re-rank of top {}", params.rerank_n) : "");
-  fmt::print("{:>4}  {:<20} {:>9} {:>6}  {:<11} {}\n", "rank", "volume", "score", "votes", "location", "path");
+             to_string(params.mode),
+             params.rerank ? fmt::format(", MaxSim re-rank of top {}", params.rerank_n) : "");
+  fmt::print("{:>4}  {:<20} {:>9} {:>6}  {:<11} {}\n", "rank", "volume", "score", "votes",
+             "location", "path");
   for (std::size_t i = 0; i < answer.results.size(); ++i) {
     const auto& r = answer.results[i];
     fmt::print("{:>4}  {:<20} {:>9.4f} {:>6}  {:<11} {}\n", i + 1, r.volume, r.score, r.votes,
                fmt::format("{}..{}", r.location[0], r.location[1]), r.path);
   }
   const auto& t = answer.timings;
-  fmt::print("time (ms): embed {:.1f}, candidates {:.1f}, aggregate {:.1f}, rerank {:.1f}, localize {:.1f}, total {:.1f}\n",
-             t.embed_ms, t.candidates_ms, t.aggregate_ms, t.rerank_ms, t.localize_ms, t.total_ms);
+  fmt::print(
+      "time (ms): embed {:.1f}, candidates {:.1f}, aggregate {:.1f}, rerank {:.1f}, localize "
+      "{:.1f}, total {:.1f}\n",
+      t.embed_ms, t.candidates_ms, t.aggregate_ms, t.rerank_ms, t.localize_ms, t.total_ms);
 }
 
 int run_search(const SearchArgs& args) {
-  if (!args.region.empty() && args.labels.empty()) fail(ErrorKind::kUsage, "--region needs --labels");
-  if (!args.region.empty() && !args.slices.empty()) fail(ErrorKind::kUsage, "give --region or --slices, not both");
+  if (!args.region.empty() && args.labels.empty())
+    fail(ErrorKind::kUsage, "--region needs --labels");
+  if (!args.region.empty() && !args.slices.empty())
+    fail(ErrorKind::kUsage, "give --region or --slices, not both");
   SearchParams params;
   params.k = args.k;
   params.mode = parse_vote_mode(args.mode);
@@ -145,21 +162,29 @@ int run_search(const SearchArgs& args) {
 
 void add_search_command(CLI::App& app, CommandRun& run) {
   auto args = std::make_shared<SearchArgs>();
-  CLI::App* cmd = app.add_subcommand("search", "Find the indexed volumes most similar to a query volume or region");
+  CLI::App* cmd = app.add_subcommand(
+      "search", "Find the indexed volumes most similar to a query volume or region");
   cmd->add_option("index-dir", args->dir, "Index folder")->required();
-  cmd->add_option("query", args->query, "Query volume: NIfTI file or DICOM series folder")->required();
-  cmd->add_option("--series", args->series_uid, "SeriesInstanceUID to read from a folder with several");
-  cmd->add_option("--labels", args->labels, "The query's labels: folder of masks or multilabel file");
-  cmd->add_option("--region", args->region, "Search with the slices of this class (or coarse region)");
-  cmd->add_option("--slices", args->slices, "Search with slices A:B (inclusive; 0 = most inferior)");
+  cmd->add_option("query", args->query, "Query volume: NIfTI file or DICOM series folder")
+      ->required();
+  cmd->add_option("--series", args->series_uid,
+                  "SeriesInstanceUID to read from a folder with several");
+  cmd->add_option("--labels", args->labels,
+                  "The query's labels: folder of masks or multilabel file");
+  cmd->add_option("--region", args->region,
+                  "Search with the slices of this class (or coarse region)");
+  cmd->add_option("--slices", args->slices,
+                  "Search with slices A:B (inclusive; 0 = most inferior)");
   cmd->add_option("--mode", args->mode, "Volume vote: count, sum or max")->capture_default_str();
   cmd->add_option("--k", args->k, "Neighbours per query slice")->capture_default_str();
-  cmd->add_option("--rerank", args->rerank_n, "Re-rank the top N volumes by MaxSim")->capture_default_str();
+  cmd->add_option("--rerank", args->rerank_n, "Re-rank the top N volumes by MaxSim")
+      ->capture_default_str();
   cmd->add_flag("--no-rerank", args->no_rerank, "Rank by votes only");
   cmd->add_option("--top", args->top, "Results to show")->capture_default_str();
   cmd->add_option("--ef", args->ef, "HNSW search breadth for this query (0: the index's)");
   cmd->add_option("--nprobe", args->nprobe, "IVF lists probed for this query (0: the index's)");
-  cmd->add_flag("--exclude-self", args->exclude_self, "Drop the query volume itself from the results");
+  cmd->add_flag("--exclude-self", args->exclude_self,
+                "Drop the query volume itself from the results");
   cmd->add_flag("--json", args->json, "Print JSON");
   cmd->callback([args, &run] { run = [args] { return run_search(*args); }; });
 }

@@ -38,13 +38,13 @@ class Embedder;
 struct IndexSpec {
   enum class Type { kFlat, kHnsw, kIvfPq };
   Type type = Type::kFlat;
-  int hnsw_m = 32;             // graph degree: more = better recall, more memory, slower build
-  int ef_construction = 200;   // build-time breadth: more = better graph, slower build
-  int ef_search = 64;          // query-time breadth (>= k is enforced): recall vs latency
-  int ivf_lists = 1024;        // coarse clusters; needs >= 39 training vectors per list
-  int pq_m = 48;               // sub-quantizers; dim must be divisible by it; bytes per code
-  int nprobe = 32;             // lists visited per query: recall vs latency
-  int refine = 10;             // exact re-scoring factor for IVF-PQ; 1 = PQ distances only
+  int hnsw_m = 32;            // graph degree: more = better recall, more memory, slower build
+  int ef_construction = 200;  // build-time breadth: more = better graph, slower build
+  int ef_search = 64;         // query-time breadth (>= k is enforced): recall vs latency
+  int ivf_lists = 1024;       // coarse clusters; needs >= 39 training vectors per list
+  int pq_m = 48;              // sub-quantizers; dim must be divisible by it; bytes per code
+  int nprobe = 32;            // lists visited per query: recall vs latency
+  int refine = 10;            // exact re-scoring factor for IVF-PQ; 1 = PQ distances only
 
   // Throws Error(kUsage) naming the bad token and the accepted grammar.
   [[nodiscard]] static IndexSpec parse(std::string_view spec);
@@ -56,13 +56,13 @@ struct IndexSpec {
 
 // One indexed volume, as the catalog records it.
 struct IndexedVolume {
-  std::string id;              // unique in the index (a TS image_id, or derived from the path)
-  std::string source;          // path it was read from
+  std::string id;      // unique in the index (a TS image_id, or derived from the path)
+  std::string source;  // path it was read from
   Dims dims{0, 0, 0};
   Vec3 spacing{1, 1, 1};
-  std::string split;           // "train", "val", "test" or ""
+  std::string split;                 // "train", "val", "test" or ""
   std::string metadata_json = "{}";  // free metadata (e.g. meta.csv columns), a JSON object
-  std::int64_t first_row = 0;  // rows of its slices: first_row .. first_row + num_slices - 1
+  std::int64_t first_row = 0;        // rows of its slices: first_row .. first_row + num_slices - 1
   std::int64_t num_slices = 0;
 };
 
@@ -144,12 +144,12 @@ class Index {
 };
 
 struct BuildProgress {
-  std::size_t volumes_done = 0;   // read, embedded and staged (or skipped)
+  std::size_t volumes_done = 0;  // read, embedded and staged (or skipped)
   std::size_t volumes_total = 0;
   std::int64_t slices_done = 0;
-  double seconds = 0;             // since the start
-  std::string current;            // id of the volume just finished
-  std::string stage;              // "embedding", "building index", "writing"
+  double seconds = 0;   // since the start
+  std::string current;  // id of the volume just finished
+  std::string stage;    // "embedding", "building index", "writing"
 };
 
 // A volume to ingest. id empty: derived from the path (see volume_id_for_path).
@@ -162,8 +162,8 @@ struct VolumeSource {
 };
 
 struct BuildOptions {
-  IndexSpec index;             // used by build; add keeps the index's own spec
-  int threads = 0;             // 0: all cores
+  IndexSpec index;  // used by build; add keeps the index's own spec
+  int threads = 0;  // 0: all cores
   // Called after each volume and at each stage; may throw to abort (the index stays as it was).
   std::function<void(const BuildProgress&)> progress;
 };
@@ -178,8 +178,8 @@ struct BuildReport {
 
 // Sources from a TS dataset folder (meta.csv) or loose volume paths (files or DICOM folders);
 // ids follow volume_id_for_path, made unique against `taken` and each other with "-2", "-3".
-[[nodiscard]] std::vector<VolumeSource> sources_from_paths(std::span<const std::filesystem::path> paths,
-                                                           std::span<const std::string> taken = {});
+[[nodiscard]] std::vector<VolumeSource> sources_from_paths(
+    std::span<const std::filesystem::path> paths, std::span<const std::string> taken = {});
 // A readable id for a loose volume: the file name without .nii/.nii.gz, or the folder's name when
 // the file is called ct.nii(.gz) (ts layout) or the path is a DICOM folder.
 [[nodiscard]] std::string volume_id_for_path(const std::filesystem::path& path);

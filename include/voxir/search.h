@@ -31,11 +31,11 @@ enum class VoteMode { kCount, kSum, kMax };
 
 // Per-query knobs; the index stays immutable. Defaults follow SPEC §3.
 struct SearchParams {
-  int k = 10;              // neighbours per query slice (stage 1)
+  int k = 10;  // neighbours per query slice (stage 1)
   VoteMode mode = VoteMode::kCount;
   bool rerank = true;
-  int rerank_n = 50;       // candidate volumes scored exactly; cost grows linearly with it
-  int top = 10;            // results returned
+  int rerank_n = 50;              // candidate volumes scored exactly; cost grows linearly with it
+  int top = 10;                   // results returned
   double central_fraction = 0.8;  // localization keeps this central share of slices
   // Volumes never returned (e.g. the query itself, for --exclude-self).
   std::vector<std::string> exclude;
@@ -45,10 +45,10 @@ struct SearchParams {
 };
 
 struct SearchResult {
-  std::string volume;      // id
-  std::string path;        // source path
-  double score = 0;        // MaxSim S with rerank; else votes (count), similarity sum or max
-  int votes = 0;           // stage-1 hits on this volume
+  std::string volume;  // id
+  std::string path;    // source path
+  double score = 0;    // MaxSim S with rerank; else votes (count), similarity sum or max
+  int votes = 0;       // stage-1 hits on this volume
   std::array<std::int64_t, 2> location{-1, -1};  // first and last slice of the match
   struct Aligned {
     std::int64_t query_slice;   // absolute slice index in the query volume

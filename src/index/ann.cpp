@@ -22,9 +22,12 @@ int resolve_threads(int threads) {
 
 std::string ann_file_name(const IndexSpec& spec) {
   switch (spec.type) {
-    case IndexSpec::Type::kFlat: return "";
-    case IndexSpec::Type::kHnsw: return "ann.hnsw";
-    case IndexSpec::Type::kIvfPq: return "ann.faiss";
+    case IndexSpec::Type::kFlat:
+      return "";
+    case IndexSpec::Type::kHnsw:
+      return "ann.hnsw";
+    case IndexSpec::Type::kIvfPq:
+      return "ann.faiss";
   }
   return "";
 }
@@ -32,18 +35,24 @@ std::string ann_file_name(const IndexSpec& spec) {
 void build_ann(const IndexSpec& spec, const RowVectors& rows, const std::filesystem::path& previous,
                std::int64_t previous_rows, const std::filesystem::path& out, int threads) {
   switch (spec.type) {
-    case IndexSpec::Type::kFlat: return;
-    case IndexSpec::Type::kHnsw: return build_hnsw(spec, rows, previous, previous_rows, out, threads);
-    case IndexSpec::Type::kIvfPq: return build_ivfpq(spec, rows, previous, previous_rows, out, threads);
+    case IndexSpec::Type::kFlat:
+      return;
+    case IndexSpec::Type::kHnsw:
+      return build_hnsw(spec, rows, previous, previous_rows, out, threads);
+    case IndexSpec::Type::kIvfPq:
+      return build_ivfpq(spec, rows, previous, previous_rows, out, threads);
   }
 }
 
 std::unique_ptr<Ann> open_ann(const IndexSpec& spec, const std::filesystem::path& file,
                               const RowVectors& rows) {
   switch (spec.type) {
-    case IndexSpec::Type::kFlat: return open_flat(spec, rows);
-    case IndexSpec::Type::kHnsw: return open_hnsw(spec, file, rows);
-    case IndexSpec::Type::kIvfPq: return open_ivfpq(spec, file, rows);
+    case IndexSpec::Type::kFlat:
+      return open_flat(spec, rows);
+    case IndexSpec::Type::kHnsw:
+      return open_hnsw(spec, file, rows);
+    case IndexSpec::Type::kIvfPq:
+      return open_ivfpq(spec, file, rows);
   }
   fail(ErrorKind::kInternal, "unknown index type");
 }
@@ -64,12 +73,15 @@ void rescore_exact(const float* queries, std::int64_t n, const RowVectors& rows,
       scored.emplace_back(dot, row);
     }
     const auto keep = std::min<std::size_t>(scored.size(), static_cast<std::size_t>(k));
-    std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(keep), scored.end(),
-                      [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+    std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(keep),
+                      scored.end(), [](const auto& a, const auto& b) {
+                        return a.first > b.first || (a.first == b.first && a.second < b.second);
+                      });
     for (int r = 0; r < k; ++r) {
       const bool have = static_cast<std::size_t>(r) < keep;
       ids[i * k + r] = have ? scored[static_cast<std::size_t>(r)].second : -1;
-      sims[i * k + r] = have ? scored[static_cast<std::size_t>(r)].first : -std::numeric_limits<float>::infinity();
+      sims[i * k + r] = have ? scored[static_cast<std::size_t>(r)].first
+                             : -std::numeric_limits<float>::infinity();
     }
   }
 }

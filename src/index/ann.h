@@ -35,24 +35,27 @@ class Ann {
 // than rebuilt (HNSW: new nodes added; IVF-PQ: trained quantizers kept, lists refilled when
 // previous_rows is 0, e.g. after a removal). Throws Error.
 void build_ann(const IndexSpec& spec, const RowVectors& rows, const std::filesystem::path& previous,
-               std::int64_t previous_rows, const std::filesystem::path& out,
-               int threads);
+               std::int64_t previous_rows, const std::filesystem::path& out, int threads);
 
 // Opens the structure of a generation; `rows` must outlive the result.
-[[nodiscard]] std::unique_ptr<Ann> open_ann(const IndexSpec& spec, const std::filesystem::path& file,
+[[nodiscard]] std::unique_ptr<Ann> open_ann(const IndexSpec& spec,
+                                            const std::filesystem::path& file,
                                             const RowVectors& rows);
 
 // Faiss / hnswlib, one translation unit each.
 [[nodiscard]] std::unique_ptr<Ann> open_flat(const IndexSpec& spec, const RowVectors& rows);
-[[nodiscard]] std::unique_ptr<Ann> open_ivfpq(const IndexSpec& spec, const std::filesystem::path& file,
+[[nodiscard]] std::unique_ptr<Ann> open_ivfpq(const IndexSpec& spec,
+                                              const std::filesystem::path& file,
                                               const RowVectors& rows);
-void build_ivfpq(const IndexSpec& spec, const RowVectors& rows, const std::filesystem::path& previous,
-                 std::int64_t previous_rows, const std::filesystem::path& out,
-                 int threads);
-[[nodiscard]] std::unique_ptr<Ann> open_hnsw(const IndexSpec& spec, const std::filesystem::path& file,
+void build_ivfpq(const IndexSpec& spec, const RowVectors& rows,
+                 const std::filesystem::path& previous, std::int64_t previous_rows,
+                 const std::filesystem::path& out, int threads);
+[[nodiscard]] std::unique_ptr<Ann> open_hnsw(const IndexSpec& spec,
+                                             const std::filesystem::path& file,
                                              const RowVectors& rows);
-void build_hnsw(const IndexSpec& spec, const RowVectors& rows, const std::filesystem::path& previous,
-                std::int64_t previous_rows, const std::filesystem::path& out, int threads);
+void build_hnsw(const IndexSpec& spec, const RowVectors& rows,
+                const std::filesystem::path& previous, std::int64_t previous_rows,
+                const std::filesystem::path& out, int threads);
 
 // Exact top-k of each query among the rows `candidates[i * c .. i * c + c - 1]` (-1 skipped):
 // used to refine approximate hits with the stored vectors.

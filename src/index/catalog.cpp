@@ -11,7 +11,8 @@ class Statement {
  public:
   Statement(sqlite3* db, const char* sql, const std::filesystem::path& file) {
     if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
-      fail(ErrorKind::kInvalidInput, "{}: catalog query failed: {}", file.string(), sqlite3_errmsg(db));
+      fail(ErrorKind::kInvalidInput, "{}: catalog query failed: {}", file.string(),
+           sqlite3_errmsg(db));
     }
   }
   ~Statement() { sqlite3_finalize(stmt_); }
@@ -58,14 +59,17 @@ CREATE TABLE slices(
 }  // namespace
 
 Catalog::Catalog(const std::filesystem::path& file) : file_(file) {
-  if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX, nullptr) !=
+      SQLITE_OK) {
     const std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
     fail(ErrorKind::kInvalidInput, "{}: cannot open the catalog: {}", file.string(), message);
   }
 }
 
-Catalog::~Catalog() { sqlite3_close(db_); }
+Catalog::~Catalog() {
+  sqlite3_close(db_);
+}
 
 std::vector<IndexedVolume> Catalog::volumes() const {
   const std::lock_guard guard(lock_);
@@ -89,16 +93,19 @@ std::vector<IndexedVolume> Catalog::volumes() const {
     v.num_slices = sqlite3_column_int64(s.get(), 11);
     out.push_back(std::move(v));
   }
-  if (rc != SQLITE_DONE) fail(ErrorKind::kInvalidInput, "{}: reading volumes failed: {}", file_.string(), sqlite3_errmsg(db_));
+  if (rc != SQLITE_DONE)
+    fail(ErrorKind::kInvalidInput, "{}: reading volumes failed: {}", file_.string(),
+         sqlite3_errmsg(db_));
   return out;
 }
 
 VolumeVectors Catalog::labels(const IndexedVolume& volume) const {
   const std::lock_guard guard(lock_);
-  Statement s(db_,
-              "SELECT slices.slice, slices.classes FROM slices JOIN volumes ON volumes.pos = slices.volume "
-              "WHERE volumes.id = ?1 ORDER BY slices.slice",
-              file_);
+  Statement s(
+      db_,
+      "SELECT slices.slice, slices.classes FROM slices JOIN volumes ON volumes.pos = slices.volume "
+      "WHERE volumes.id = ?1 ORDER BY slices.slice",
+      file_);
   sqlite3_bind_text(s.get(), 1, volume.id.c_str(), -1, SQLITE_TRANSIENT);
   VolumeVectors out;
   out.volume = volume;
@@ -111,19 +118,23 @@ VolumeVectors Catalog::labels(const IndexedVolume& volume) const {
       out.presence.assign(static_cast<std::size_t>(volume.num_slices * bytes), 0);
     }
     if (bytes != out.presence_bytes || k < 0 || k >= volume.num_slices) {
-      fail(ErrorKind::kInvalidInput, "{}: slice {} of {} has a malformed class bitset", file_.string(), k, volume.id);
+      fail(ErrorKind::kInvalidInput, "{}: slice {} of {} has a malformed class bitset",
+           file_.string(), k, volume.id);
     }
     const auto* blob = static_cast<const std::uint8_t*>(sqlite3_column_blob(s.get(), 1));
     std::copy_n(blob, bytes, out.presence.begin() + k * bytes);
   }
-  if (rc != SQLITE_DONE) fail(ErrorKind::kInvalidInput, "{}: reading slices failed: {}", file_.string(), sqlite3_errmsg(db_));
+  if (rc != SQLITE_DONE)
+    fail(ErrorKind::kInvalidInput, "{}: reading slices failed: {}", file_.string(),
+         sqlite3_errmsg(db_));
   return out;
 }
 
 void write_catalog(const std::filesystem::path& file, const std::vector<IndexedVolume>& volumes,
                    const std::function<VolumeVectors(std::size_t)>& labels_of) {
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
     const std::string message = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
     fail(ErrorKind::kIo, "{}: cannot create the catalog: {}", file.string(), message);
@@ -152,7 +163,8 @@ void write_catalog(const std::filesystem::path& file, const std::vector<IndexedV
     sqlite3_bind_int64(s, 12, v.first_row);
     sqlite3_bind_int64(s, 13, v.num_slices);
     if (sqlite3_step(s) != SQLITE_DONE) {
-      fail(ErrorKind::kIo, "{}: inserting volume {} failed: {}", file.string(), v.id, sqlite3_errmsg(db));
+      fail(ErrorKind::kIo, "{}: inserting volume {} failed: {}", file.string(), v.id,
+           sqlite3_errmsg(db));
     }
     const VolumeVectors labels = labels_of(i);
     if (labels.presence_bytes == 0) continue;
@@ -161,10 +173,11 @@ void write_catalog(const std::filesystem::path& file, const std::vector<IndexedV
       sqlite3_reset(t);
       sqlite3_bind_int64(t, 1, static_cast<sqlite3_int64>(i));
       sqlite3_bind_int64(t, 2, k);
-      sqlite3_bind_blob(t, 3, labels.presence.data() + k * labels.presence_bytes, labels.presence_bytes,
-                        SQLITE_STATIC);
+      sqlite3_bind_blob(t, 3, labels.presence.data() + k * labels.presence_bytes,
+                        labels.presence_bytes, SQLITE_STATIC);
       if (sqlite3_step(t) != SQLITE_DONE) {
-        fail(ErrorKind::kIo, "{}: inserting slices of {} failed: {}", file.string(), v.id, sqlite3_errmsg(db));
+        fail(ErrorKind::kIo, "{}: inserting slices of {} failed: {}", file.string(), v.id,
+             sqlite3_errmsg(db));
       }
     }
   }

@@ -24,7 +24,8 @@ class FlatAnn final : public Ann {
   explicit FlatAnn(const RowVectors& rows) : rows_(rows) {}
   void search(const float* queries, std::int64_t n, int k, const AnnParams& /*params*/,
               std::int64_t* ids, float* sims) const override {
-    faiss::float_minheap_array_t heap{static_cast<std::size_t>(n), static_cast<std::size_t>(k), ids, sims};
+    faiss::float_minheap_array_t heap{static_cast<std::size_t>(n), static_cast<std::size_t>(k), ids,
+                                      sims};
     faiss::knn_inner_product(queries, rows_.data, static_cast<std::size_t>(rows_.dim),
                              static_cast<std::size_t>(n), static_cast<std::size_t>(rows_.n), &heap);
   }
@@ -83,14 +84,16 @@ std::unique_ptr<Ann> open_ivfpq(const IndexSpec& spec, const std::filesystem::pa
     return faiss::read_index(file.c_str(), faiss::IO_FLAG_MMAP | faiss::IO_FLAG_READ_ONLY);
   }));
   if (index->d != rows.dim || index->ntotal != rows.n) {
-    fail(ErrorKind::kInvalidInput, "{}: holds {} vectors of dimension {}, the index has {} of dimension {}",
-         file.string(), index->ntotal, index->d, rows.n, rows.dim);
+    fail(ErrorKind::kInvalidInput,
+         "{}: holds {} vectors of dimension {}, the index has {} of dimension {}", file.string(),
+         index->ntotal, index->d, rows.n, rows.dim);
   }
   return std::make_unique<IvfPqAnn>(spec, std::move(index), rows);
 }
 
-void build_ivfpq(const IndexSpec& spec, const RowVectors& rows, const std::filesystem::path& previous,
-                 std::int64_t previous_rows, const std::filesystem::path& out, int /*threads*/) {
+void build_ivfpq(const IndexSpec& spec, const RowVectors& rows,
+                 const std::filesystem::path& previous, std::int64_t previous_rows,
+                 const std::filesystem::path& out, int /*threads*/) {
   std::unique_ptr<faiss::Index> index;
   std::int64_t start = 0;
   if (!previous.empty()) {
@@ -103,28 +106,33 @@ void build_ivfpq(const IndexSpec& spec, const RowVectors& rows, const std::files
     }
   } else {
     if (rows.n < spec.ivf_lists) {
-      fail(ErrorKind::kUsage, "index spec {}: IVF{} needs at least {} vectors to train, there are {}",
-           spec.str(), spec.ivf_lists, spec.ivf_lists, rows.n);
+      fail(ErrorKind::kUsage,
+           "index spec {}: IVF{} needs at least {} vectors to train, there are {}", spec.str(),
+           spec.ivf_lists, spec.ivf_lists, rows.n);
     }
-    index.reset(faiss::index_factory(rows.dim, fmt::format("IVF{},PQ{}", spec.ivf_lists, spec.pq_m).c_str(),
+    index.reset(faiss::index_factory(rows.dim,
+                                     fmt::format("IVF{},PQ{}", spec.ivf_lists, spec.pq_m).c_str(),
                                      faiss::METRIC_INNER_PRODUCT));
     // index_factory turns on polysemous training, a simulated-annealing pass that only helps
     // Hamming-filtered search (unused here) and made training minutes instead of seconds.
-    if (auto* ivfpq = dynamic_cast<faiss::IndexIVFPQ*>(index.get())) ivfpq->do_polysemous_training = false;
+    if (auto* ivfpq = dynamic_cast<faiss::IndexIVFPQ*>(index.get()))
+      ivfpq->do_polysemous_training = false;
     // Faiss wants >= 39 points per list; 64 per list is plenty for k-means and PQ codebooks.
     const std::int64_t sample = std::min<std::int64_t>(rows.n, std::int64_t{64} * spec.ivf_lists);
     const auto d = static_cast<std::size_t>(rows.dim);
     std::vector<float> train(static_cast<std::size_t>(sample) * d);
     for (std::int64_t s = 0; s < sample; ++s) {  // evenly spread: rows are grouped by volume
       const std::int64_t row = s * rows.n / sample;
-      std::copy_n(rows.data + static_cast<std::size_t>(row) * d, d, train.data() + static_cast<std::size_t>(s) * d);
+      std::copy_n(rows.data + static_cast<std::size_t>(row) * d, d,
+                  train.data() + static_cast<std::size_t>(s) * d);
     }
     faiss_call(out, "training IVF-PQ", [&] { index->train(sample, train.data()); });
   }
   const auto d = static_cast<std::size_t>(rows.dim);
   faiss_call(out, "adding to IVF-PQ",
              [&] { index->add(rows.n - start, rows.data + static_cast<std::size_t>(start) * d); });
-  faiss_call(out, "writing the IVF-PQ index", [&] { faiss::write_index(index.get(), out.c_str()); });
+  faiss_call(out, "writing the IVF-PQ index",
+             [&] { faiss::write_index(index.get(), out.c_str()); });
 }
 
 }  // namespace voxir::index

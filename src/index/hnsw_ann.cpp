@@ -37,7 +37,8 @@ class HnswAnn final : public Ann {
 
   void search(const float* queries, std::int64_t n, int k, const AnnParams& params,
               std::int64_t* ids, float* sims) const override {
-    const auto ef = static_cast<std::size_t>(std::max(k, params.ef_search > 0 ? params.ef_search : spec_.ef_search));
+    const auto ef = static_cast<std::size_t>(
+        std::max(k, params.ef_search > 0 ? params.ef_search : spec_.ef_search));
     std::shared_lock read(ef_lock_);
     while (hnsw_->ef_ != ef) {
       read.unlock();
@@ -50,7 +51,8 @@ class HnswAnn final : public Ann {
     const std::size_t d = dim_;
 #pragma omp parallel for schedule(dynamic, 4)
     for (std::int64_t i = 0; i < n; ++i) {
-      auto top = hnsw_->searchKnn(queries + static_cast<std::size_t>(i) * d, static_cast<std::size_t>(k));
+      auto top =
+          hnsw_->searchKnn(queries + static_cast<std::size_t>(i) * d, static_cast<std::size_t>(k));
       for (int r = k - 1; r >= 0; --r) {
         if (top.empty()) {
           ids[i * k + r] = -1;
@@ -79,14 +81,15 @@ std::unique_ptr<Ann> open_hnsw(const IndexSpec& spec, const std::filesystem::pat
                                const RowVectors& rows) {
   auto ann = std::make_unique<HnswAnn>(spec, rows.dim, file);
   if (static_cast<std::int64_t>(ann->size()) != rows.n) {
-    fail(ErrorKind::kInvalidInput, "{}: the HNSW graph holds {} vectors, the index has {}", file.string(),
-         ann->size(), rows.n);
+    fail(ErrorKind::kInvalidInput, "{}: the HNSW graph holds {} vectors, the index has {}",
+         file.string(), ann->size(), rows.n);
   }
   return ann;
 }
 
-void build_hnsw(const IndexSpec& spec, const RowVectors& rows, const std::filesystem::path& previous,
-                std::int64_t previous_rows, const std::filesystem::path& out, int threads) {
+void build_hnsw(const IndexSpec& spec, const RowVectors& rows,
+                const std::filesystem::path& previous, std::int64_t previous_rows,
+                const std::filesystem::path& out, int threads) {
   hnswlib::InnerProductSpace space(static_cast<std::size_t>(rows.dim));
   std::unique_ptr<Hnsw> hnsw;
   std::int64_t start = 0;
@@ -95,18 +98,20 @@ void build_hnsw(const IndexSpec& spec, const RowVectors& rows, const std::filesy
     if (!previous.empty() && previous_rows > 0) {
       hnsw = std::make_unique<Hnsw>(&space, previous.string(), false, capacity);
       if (static_cast<std::int64_t>(hnsw->cur_element_count) != previous_rows) {
-        fail(ErrorKind::kInvalidInput, "{}: the HNSW graph holds {} vectors, expected {}", previous.string(),
-             hnsw->cur_element_count, previous_rows);
+        fail(ErrorKind::kInvalidInput, "{}: the HNSW graph holds {} vectors, expected {}",
+             previous.string(), hnsw->cur_element_count, previous_rows);
       }
       start = previous_rows;
     } else {
       hnsw = std::make_unique<Hnsw>(&space, capacity, static_cast<std::size_t>(spec.hnsw_m),
-                                    static_cast<std::size_t>(spec.ef_construction), /*random_seed=*/100);
+                                    static_cast<std::size_t>(spec.ef_construction),
+                                    /*random_seed=*/100);
     }
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
-    fail(ErrorKind::kInvalidInput, "{}: cannot read the HNSW graph: {}", previous.string(), e.what());
+    fail(ErrorKind::kInvalidInput, "{}: cannot read the HNSW graph: {}", previous.string(),
+         e.what());
   }
   const auto d = static_cast<std::size_t>(rows.dim);
   // The first node is added alone so that the others all find an entry point.
@@ -117,7 +122,8 @@ void build_hnsw(const IndexSpec& spec, const RowVectors& rows, const std::filesy
   auto worker = [&] {
     try {
       for (std::int64_t row = next++; row < rows.n; row = next++) {
-        hnsw->addPoint(rows.data + static_cast<std::size_t>(row) * d, static_cast<std::size_t>(row));
+        hnsw->addPoint(rows.data + static_cast<std::size_t>(row) * d,
+                       static_cast<std::size_t>(row));
       }
     } catch (...) {
       const std::lock_guard lock(error_lock);

@@ -1,12 +1,12 @@
 // Opening an index generation: manifest, sizes (and optionally checksums), mapped vectors,
 // catalog and search structure.
+#include "voxir/index.h"
 #include "index/ann.h"
 #include "index/catalog.h"
 #include "index/manifest.h"
 #include "index/mapped_file.h"
 #include "util/file.h"
 #include "voxir/error.h"
-#include "voxir/index.h"
 
 #include <algorithm>
 #include <unordered_map>
@@ -43,12 +43,14 @@ std::vector<std::string_view> fingerprint_parts(std::string_view s) {
 
 void check_same_embedder(const EmbedderIdentity& indexed, const EmbedderIdentity& query) {
   if (indexed.spec != query.spec) {
-    fail(ErrorKind::kInvalidInput, "embedder differs: the index was built with \"{}\", this query uses \"{}\"",
-         indexed.spec, query.spec);
+    fail(ErrorKind::kInvalidInput,
+         "embedder differs: the index was built with \"{}\", this query uses \"{}\"", indexed.spec,
+         query.spec);
   }
   if (indexed.dim != query.dim) {
-    fail(ErrorKind::kInvalidInput, "embedder dimension differs: the index holds {}-d vectors, \"{}\" makes {}-d",
-         indexed.dim, query.spec, query.dim);
+    fail(ErrorKind::kInvalidInput,
+         "embedder dimension differs: the index holds {}-d vectors, \"{}\" makes {}-d", indexed.dim,
+         query.spec, query.dim);
   }
   if (indexed.fingerprint == query.fingerprint) return;
   const auto a = fingerprint_parts(indexed.fingerprint);
@@ -59,14 +61,15 @@ void check_same_embedder(const EmbedderIdentity& indexed, const EmbedderIdentity
     const std::string_view y = i < b.size() ? b[i] : "(none)";
     if (x != y) diffs.push_back(fmt::format("index has \"{}\", query has \"{}\"", x, y));
   }
-  fail(ErrorKind::kInvalidInput, "embedder \"{}\" differs in its weights or preprocessing: {}", query.spec,
-       fmt::join(diffs, "; "));
+  fail(ErrorKind::kInvalidInput, "embedder \"{}\" differs in its weights or preprocessing: {}",
+       query.spec, fmt::join(diffs, "; "));
 }
 
 Index::Index(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Index::~Index() = default;
 
-std::unique_ptr<Index> Index::open(const std::filesystem::path& dir, const IndexOpenOptions& options) {
+std::unique_ptr<Index> Index::open(const std::filesystem::path& dir,
+                                   const IndexOpenOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
   impl->gen_dir = index::current_generation(dir);
@@ -79,54 +82,74 @@ std::unique_ptr<Index> Index::open(const std::filesystem::path& dir, const Index
     const auto size = std::filesystem::file_size(path, ec);
     if (ec) fail(ErrorKind::kInvalidInput, "{}: missing (the manifest lists it)", path.string());
     if (size != f.bytes) {
-      fail(ErrorKind::kInvalidInput, "{}: {} bytes, the manifest says {} (truncated or damaged)", path.string(),
-           size, f.bytes);
+      fail(ErrorKind::kInvalidInput, "{}: {} bytes, the manifest says {} (truncated or damaged)",
+           path.string(), size, f.bytes);
     }
     if (options.verify_checksums) {
       const auto crc = index::crc32_of_file(path);
       if (crc != f.crc32) {
-        fail(ErrorKind::kInvalidInput, "{}: checksum {:08x}, the manifest says {:08x} (damaged)", path.string(), crc,
-             f.crc32);
+        fail(ErrorKind::kInvalidInput, "{}: checksum {:08x}, the manifest says {:08x} (damaged)",
+             path.string(), crc, f.crc32);
       }
     }
   }
   const auto vectors_path = impl->gen_dir / index::kVectorsFile;
   impl->vector_file = index::MappedFile(vectors_path);
-  const auto expected = static_cast<std::uint64_t>(m.num_vectors) * static_cast<std::uint64_t>(m.embedder.dim) * 4;
+  const auto expected =
+      static_cast<std::uint64_t>(m.num_vectors) * static_cast<std::uint64_t>(m.embedder.dim) * 4;
   if (impl->vector_file.bytes().size() != expected) {
-    fail(ErrorKind::kInvalidInput, "{}: {} bytes, expected {} ({} vectors of dimension {})", vectors_path.string(),
-         impl->vector_file.bytes().size(), expected, m.num_vectors, m.embedder.dim);
+    fail(ErrorKind::kInvalidInput, "{}: {} bytes, expected {} ({} vectors of dimension {})",
+         vectors_path.string(), impl->vector_file.bytes().size(), expected, m.num_vectors,
+         m.embedder.dim);
   }
-  impl->rows = {reinterpret_cast<const float*>(impl->vector_file.bytes().data()), m.num_vectors, m.embedder.dim};
+  impl->rows = {reinterpret_cast<const float*>(impl->vector_file.bytes().data()), m.num_vectors,
+                m.embedder.dim};
   impl->catalog = std::make_unique<index::Catalog>(impl->gen_dir / index::kCatalogFile);
   impl->volumes = impl->catalog->volumes();
   std::int64_t next_row = 0;
   for (std::size_t i = 0; i < impl->volumes.size(); ++i) {
     const auto& v = impl->volumes[i];
     if (v.first_row != next_row || v.num_slices <= 0) {
-      fail(ErrorKind::kInvalidInput, "{}: volume {} starts at row {}, expected {}", (impl->gen_dir / index::kCatalogFile).string(),
-           v.id, v.first_row, next_row);
+      fail(ErrorKind::kInvalidInput, "{}: volume {} starts at row {}, expected {}",
+           (impl->gen_dir / index::kCatalogFile).string(), v.id, v.first_row, next_row);
     }
     next_row += v.num_slices;
     impl->first_rows.push_back(v.first_row);
     impl->by_id.emplace(v.id, i);
   }
-  if (next_row != m.num_vectors || static_cast<std::int64_t>(impl->volumes.size()) != m.num_volumes) {
-    fail(ErrorKind::kInvalidInput, "{}: the catalog holds {} volumes with {} slices, the manifest says {} and {}",
+  if (next_row != m.num_vectors ||
+      static_cast<std::int64_t>(impl->volumes.size()) != m.num_volumes) {
+    fail(ErrorKind::kInvalidInput,
+         "{}: the catalog holds {} volumes with {} slices, the manifest says {} and {}",
          impl->gen_dir.string(), impl->volumes.size(), next_row, m.num_volumes, m.num_vectors);
   }
   const auto ann_name = index::ann_file_name(m.spec);
-  impl->ann = index::open_ann(m.spec, ann_name.empty() ? std::filesystem::path() : impl->gen_dir / ann_name, impl->rows);
+  impl->ann = index::open_ann(
+      m.spec, ann_name.empty() ? std::filesystem::path() : impl->gen_dir / ann_name, impl->rows);
   return std::unique_ptr<Index>(new Index(std::move(impl)));
 }
 
-const std::filesystem::path& Index::dir() const { return impl_->dir; }
-std::int64_t Index::generation() const { return impl_->manifest.generation; }
-const IndexSpec& Index::spec() const { return impl_->manifest.spec; }
-const EmbedderIdentity& Index::embedder() const { return impl_->manifest.embedder; }
-int Index::dim() const { return impl_->manifest.embedder.dim; }
-std::int64_t Index::num_vectors() const { return impl_->manifest.num_vectors; }
-std::span<const IndexedVolume> Index::volumes() const { return impl_->volumes; }
+const std::filesystem::path& Index::dir() const {
+  return impl_->dir;
+}
+std::int64_t Index::generation() const {
+  return impl_->manifest.generation;
+}
+const IndexSpec& Index::spec() const {
+  return impl_->manifest.spec;
+}
+const EmbedderIdentity& Index::embedder() const {
+  return impl_->manifest.embedder;
+}
+int Index::dim() const {
+  return impl_->manifest.embedder.dim;
+}
+std::int64_t Index::num_vectors() const {
+  return impl_->manifest.num_vectors;
+}
+std::span<const IndexedVolume> Index::volumes() const {
+  return impl_->volumes;
+}
 
 const IndexedVolume* Index::find(std::string_view id) const {
   const auto it = impl_->by_id.find(std::string(id));
@@ -145,15 +168,19 @@ std::span<const float> Index::vectors() const {
 
 std::span<const float> Index::volume_vectors(std::size_t volume) const {
   const auto& v = impl_->volumes.at(volume);
-  return vectors().subspan(static_cast<std::size_t>(v.first_row * dim()), static_cast<std::size_t>(v.num_slices * dim()));
+  return vectors().subspan(static_cast<std::size_t>(v.first_row * dim()),
+                           static_cast<std::size_t>(v.num_slices * dim()));
 }
 
-VolumeVectors Index::labels(std::size_t volume) const { return impl_->catalog->labels(impl_->volumes.at(volume)); }
+VolumeVectors Index::labels(std::size_t volume) const {
+  return impl_->catalog->labels(impl_->volumes.at(volume));
+}
 
 std::vector<std::pair<std::string, std::uint64_t>> Index::file_sizes() const {
   std::vector<std::pair<std::string, std::uint64_t>> out;
   std::error_code ec;
-  out.emplace_back(index::kManifestFile, std::filesystem::file_size(impl_->gen_dir / index::kManifestFile, ec));
+  out.emplace_back(index::kManifestFile,
+                   std::filesystem::file_size(impl_->gen_dir / index::kManifestFile, ec));
   for (const auto& f : impl_->manifest.files) out.emplace_back(f.name, f.bytes);
   return out;
 }
@@ -161,9 +188,11 @@ std::vector<std::pair<std::string, std::uint64_t>> Index::file_sizes() const {
 void Index::search(std::span<const float> queries, std::int64_t n, int k, const AnnParams& params,
                    std::span<std::int64_t> ids, std::span<float> sims) const {
   const auto need = static_cast<std::size_t>(n * k);
-  if (n < 0 || k <= 0 || queries.size() != static_cast<std::size_t>(n * dim()) || ids.size() < need || sims.size() < need) {
-    fail(ErrorKind::kInternal, "Index::search: {} query floats for n={} of dim {}, k={}, outputs {}/{}",
-         queries.size(), n, dim(), k, ids.size(), sims.size());
+  if (n < 0 || k <= 0 || queries.size() != static_cast<std::size_t>(n * dim()) ||
+      ids.size() < need || sims.size() < need) {
+    fail(ErrorKind::kInternal,
+         "Index::search: {} query floats for n={} of dim {}, k={}, outputs {}/{}", queries.size(),
+         n, dim(), k, ids.size(), sims.size());
   }
   if (n == 0) return;
   impl_->ann->search(queries.data(), n, k, params, ids.data(), sims.data());

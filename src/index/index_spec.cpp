@@ -10,7 +10,8 @@ namespace voxir {
 namespace {
 
 constexpr const char* kGrammar =
-    "expected \"Flat\", \"HNSW<M>[,efc<N>][,ef<N>]\" or \"IVF<lists>,PQ<m>[,nprobe<N>][,refine<N>]\"";
+    "expected \"Flat\", \"HNSW<M>[,efc<N>][,ef<N>]\" or "
+    "\"IVF<lists>,PQ<m>[,nprobe<N>][,refine<N>]\"";
 
 std::vector<std::string_view> split_tokens(std::string_view s) {
   std::vector<std::string_view> out;
@@ -26,7 +27,8 @@ std::vector<std::string_view> split_tokens(std::string_view s) {
 }
 
 // Reads the positive integer after `prefix` in `token`; nullopt when the token has another prefix.
-std::optional<int> number_after(std::string_view token, std::string_view prefix, std::string_view spec) {
+std::optional<int> number_after(std::string_view token, std::string_view prefix,
+                                std::string_view spec) {
   if (token.substr(0, prefix.size()) != prefix) return std::nullopt;
   const auto digits = token.substr(prefix.size());
   int value = 0;
@@ -75,18 +77,22 @@ IndexSpec IndexSpec::parse(std::string_view spec) {
       }
     }
   } else {
-    fail(ErrorKind::kUsage, "index spec \"{}\": unknown index type \"{}\"; {}", spec, tokens[0], kGrammar);
+    fail(ErrorKind::kUsage, "index spec \"{}\": unknown index type \"{}\"; {}", spec, tokens[0],
+         kGrammar);
   }
   if (next < tokens.size()) {
-    fail(ErrorKind::kUsage, "index spec \"{}\": unexpected \"{}\"; {}", spec, tokens[next], kGrammar);
+    fail(ErrorKind::kUsage, "index spec \"{}\": unexpected \"{}\"; {}", spec, tokens[next],
+         kGrammar);
   }
   return out;
 }
 
 std::string IndexSpec::str() const {
   switch (type) {
-    case Type::kFlat: return "Flat";
-    case Type::kHnsw: return fmt::format("HNSW{},efc{},ef{}", hnsw_m, ef_construction, ef_search);
+    case Type::kFlat:
+      return "Flat";
+    case Type::kHnsw:
+      return fmt::format("HNSW{},efc{},ef{}", hnsw_m, ef_construction, ef_search);
     case Type::kIvfPq:
       return fmt::format("IVF{},PQ{},nprobe{},refine{}", ivf_lists, pq_m, nprobe, refine);
   }
@@ -94,17 +100,20 @@ std::string IndexSpec::str() const {
 }
 
 void IndexSpec::validate(int dim) const {
-  if (dim <= 0) fail(ErrorKind::kUsage, "index spec {}: vector dimension {} must be positive", str(), dim);
+  if (dim <= 0)
+    fail(ErrorKind::kUsage, "index spec {}: vector dimension {} must be positive", str(), dim);
   if (type == Type::kHnsw && hnsw_m < 2) {
     fail(ErrorKind::kUsage, "index spec {}: HNSW needs M >= 2", str());
   }
   if (type == Type::kIvfPq) {
     if (dim % pq_m != 0) {
-      fail(ErrorKind::kUsage, "index spec {}: dimension {} is not divisible by PQ{} (try a divisor of {})",
-           str(), dim, pq_m, dim);
+      fail(ErrorKind::kUsage,
+           "index spec {}: dimension {} is not divisible by PQ{} (try a divisor of {})", str(), dim,
+           pq_m, dim);
     }
     if (nprobe > ivf_lists) {
-      fail(ErrorKind::kUsage, "index spec {}: nprobe {} exceeds the {} lists", str(), nprobe, ivf_lists);
+      fail(ErrorKind::kUsage, "index spec {}: nprobe {} exceeds the {} lists", str(), nprobe,
+           ivf_lists);
     }
   }
 }

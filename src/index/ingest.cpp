@@ -18,7 +18,8 @@ namespace {
 
 std::string strip_nifti_suffix(std::string name) {
   for (const std::string suffix : {".nii.gz", ".nii"}) {
-    if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    if (name.size() > suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
       return name.substr(0, name.size() - suffix.size());
     }
   }
@@ -37,8 +38,9 @@ EmbedderIdentity identity_of(const Embedder& embedder) {
 }
 
 // Embeds and stages every source; a volume that fails is reported and skipped.
-std::vector<VolumeVectors> ingest_all(std::span<const VolumeSource> sources, const Embedder& embedder,
-                                      const BuildOptions& options, BuildReport& report) {
+std::vector<VolumeVectors> ingest_all(std::span<const VolumeSource> sources,
+                                      const Embedder& embedder, const BuildOptions& options,
+                                      BuildReport& report) {
   const auto start = std::chrono::steady_clock::now();
   std::vector<VolumeVectors> out;
   BuildProgress progress;
@@ -53,13 +55,15 @@ std::vector<VolumeVectors> ingest_all(std::span<const VolumeSource> sources, con
     }
     ++progress.volumes_done;
     progress.current = source.id.empty() ? source.path.string() : source.id;
-    progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    progress.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (options.progress) options.progress(progress);
   }
   if (out.empty()) {
     fail(ErrorKind::kInvalidInput, "no volume could be indexed{}",
          report.skipped.empty() ? std::string()
-                                : fmt::format(" (first failure: {}: {})", report.skipped[0].first, report.skipped[0].second));
+                                : fmt::format(" (first failure: {}: {})", report.skipped[0].first,
+                                              report.skipped[0].second));
   }
   return out;
 }
@@ -92,7 +96,8 @@ std::vector<VolumeSource> sources_from_paths(std::span<const std::filesystem::pa
         s.id = subject.id;  // kept as is: a clash with an indexed volume is an error, not a rename
         taken.insert(subject.id);
         s.path = subject.ct;
-        if (std::filesystem::is_directory(subject.segmentations, ec)) s.labels = subject.segmentations;
+        if (std::filesystem::is_directory(subject.segmentations, ec))
+          s.labels = subject.segmentations;
         s.split = subject.split;
         s.metadata_json = nlohmann::json(subject.meta).dump();
         out.push_back(std::move(s));
@@ -104,7 +109,8 @@ std::vector<VolumeSource> sources_from_paths(std::span<const std::filesystem::pa
     s.path = path;
     // TS layout of a loose subject: <id>/ct.nii.gz beside <id>/segmentations/.
     const auto segmentations = std::filesystem::absolute(path, ec).parent_path() / "segmentations";
-    if (!std::filesystem::is_directory(path, ec) && std::filesystem::is_directory(segmentations, ec)) {
+    if (!std::filesystem::is_directory(path, ec) &&
+        std::filesystem::is_directory(segmentations, ec)) {
       s.labels = segmentations;
     }
     out.push_back(std::move(s));
@@ -137,8 +143,9 @@ VolumeVectors ingest_volume(const VolumeSource& source, const Embedder& embedder
       pool.emplace_back([&, t, k0, k1] {
         try {
           embedder.embed(volume, k0, k1,
-                         std::span<float>(out.vectors).subspan(static_cast<std::size_t>(k0) * dim,
-                                                               static_cast<std::size_t>(k1 - k0) * dim));
+                         std::span<float>(out.vectors)
+                             .subspan(static_cast<std::size_t>(k0) * dim,
+                                      static_cast<std::size_t>(k1 - k0) * dim));
         } catch (...) {
           errors[static_cast<std::size_t>(t)] = std::current_exception();
         }
@@ -149,8 +156,9 @@ VolumeVectors ingest_volume(const VolumeSource& source, const Embedder& embedder
       if (e) std::rethrow_exception(e);
     }
     if (!source.labels.empty()) {
-      const SliceLabels labels = with_context(fmt::format("reading labels {}", source.labels.string()),
-                                              [&] { return read_labels(source.labels, volume); });
+      const SliceLabels labels =
+          with_context(fmt::format("reading labels {}", source.labels.string()),
+                       [&] { return read_labels(source.labels, volume); });
       const auto classes = labels.catalog().classes().size();
       out.presence_bytes = static_cast<int>((classes + 7) / 8);
       out.presence.assign(static_cast<std::size_t>(volume.nz() * out.presence_bytes), 0);
@@ -172,8 +180,8 @@ BuildReport build_index(const std::filesystem::path& dir, std::span<const Volume
   options.index.validate(embedder.dim());
   BuildReport report;
   auto staged = ingest_all(sources, embedder, options, report);
-  auto written = write_generation(dir, /*create=*/true, options.index, identity_of(embedder), std::move(staged), {},
-                                  options);
+  auto written = write_generation(dir, /*create=*/true, options.index, identity_of(embedder),
+                                  std::move(staged), {}, options);
   written.skipped = std::move(report.skipped);
   return written;
 }
@@ -194,7 +202,8 @@ BuildReport add_to_index(const std::filesystem::path& dir, std::span<const Volum
 BuildReport remove_from_index(const std::filesystem::path& dir, std::string_view volume_id,
                               const BuildOptions& options) {
   const std::string id(volume_id);
-  return write_generation(dir, /*create=*/false, {}, {}, {}, std::span<const std::string>(&id, 1), options);
+  return write_generation(dir, /*create=*/false, {}, {}, {}, std::span<const std::string>(&id, 1),
+                          options);
 }
 
 }  // namespace voxir

@@ -3,8 +3,8 @@
 #include "util/file.h"
 #include "voxir/error.h"
 
-#include <nlohmann/json.hpp>
 #include <zlib.h>
+#include <nlohmann/json.hpp>
 
 #include <array>
 #include <fstream>
@@ -14,7 +14,9 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-std::uint32_t crc_of_text(const std::string& text) { return crc32_update(0, text.data(), text.size()); }
+std::uint32_t crc_of_text(const std::string& text) {
+  return crc32_update(0, text.data(), text.size());
+}
 
 }  // namespace
 
@@ -49,12 +51,14 @@ std::string manifest_to_json(const Manifest& m) {
   j["format_version"] = m.format_version;
   j["generation"] = m.generation;
   j["created"] = m.created;
-  j["embedder"] = {{"spec", m.embedder.spec}, {"fingerprint", m.embedder.fingerprint}, {"dim", m.embedder.dim}};
+  j["embedder"] = {
+      {"spec", m.embedder.spec}, {"fingerprint", m.embedder.fingerprint}, {"dim", m.embedder.dim}};
   j["index"] = m.spec.str();
   j["vector_dtype"] = m.vector_dtype;
   j["counts"] = {{"volumes", m.num_volumes}, {"vectors", m.num_vectors}};
   Json files = Json::object();
-  for (const auto& f : m.files) files[f.name] = {{"bytes", f.bytes}, {"crc32", fmt::format("{:08x}", f.crc32)}};
+  for (const auto& f : m.files)
+    files[f.name] = {{"bytes", f.bytes}, {"crc32", fmt::format("{:08x}", f.crc32)}};
   j["files"] = files;
   j["checksum"] = fmt::format("{:08x}", crc_of_text(j.dump(2)));
   return j.dump(2) + "\n";
@@ -69,43 +73,51 @@ Manifest manifest_from_json(const std::string& text, const std::filesystem::path
   }
   try {
     if (j.value("format", "") != "voxir-index") {
-      fail(ErrorKind::kInvalidInput, "{}: not a voxir index manifest (\"format\" is not \"voxir-index\")",
-           file.string());
+      fail(ErrorKind::kInvalidInput,
+           "{}: not a voxir index manifest (\"format\" is not \"voxir-index\")", file.string());
     }
     const std::string stored = j.at("checksum").get<std::string>();
     j.erase("checksum");
     const std::string actual = fmt::format("{:08x}", crc_of_text(j.dump(2)));
     if (stored != actual) {
-      fail(ErrorKind::kInvalidInput, "{}: manifest checksum mismatch (stored {}, content has {}): the file "
-           "was edited or damaged", file.string(), stored, actual);
+      fail(ErrorKind::kInvalidInput,
+           "{}: manifest checksum mismatch (stored {}, content has {}): the file "
+           "was edited or damaged",
+           file.string(), stored, actual);
     }
     Manifest m;
     m.format_version = j.at("format_version").get<int>();
     if (m.format_version != kFormatVersion) {
-      fail(ErrorKind::kUnsupported, "{}: index format version {} (this voxir reads version {})", file.string(),
-           m.format_version, kFormatVersion);
+      fail(ErrorKind::kUnsupported, "{}: index format version {} (this voxir reads version {})",
+           file.string(), m.format_version, kFormatVersion);
     }
     m.generation = j.at("generation").get<std::int64_t>();
     m.created = j.at("created").get<std::string>();
     const auto& e = j.at("embedder");
-    m.embedder = {e.at("spec").get<std::string>(), e.at("fingerprint").get<std::string>(), e.at("dim").get<int>()};
+    m.embedder = {e.at("spec").get<std::string>(), e.at("fingerprint").get<std::string>(),
+                  e.at("dim").get<int>()};
     m.spec = IndexSpec::parse(j.at("index").get<std::string>());
     m.vector_dtype = j.at("vector_dtype").get<std::string>();
     m.num_volumes = j.at("counts").at("volumes").get<std::int64_t>();
     m.num_vectors = j.at("counts").at("vectors").get<std::int64_t>();
     for (const auto& [name, f] : j.at("files").items()) {
-      m.files.push_back({name, f.at("bytes").get<std::uint64_t>(),
-                         static_cast<std::uint32_t>(std::stoul(f.at("crc32").get<std::string>(), nullptr, 16))});
+      m.files.push_back(
+          {name, f.at("bytes").get<std::uint64_t>(),
+           static_cast<std::uint32_t>(std::stoul(f.at("crc32").get<std::string>(), nullptr, 16))});
     }
     return m;
   } catch (const Error& err) {
-    throw err.kind() == ErrorKind::kUsage ? Error(ErrorKind::kInvalidInput, fmt::format("{}: {}", file.string(), err.what())) : err;
+    throw err.kind() == ErrorKind::kUsage
+        ? Error(ErrorKind::kInvalidInput, fmt::format("{}: {}", file.string(), err.what()))
+        : err;
   } catch (const std::exception& err) {
     fail(ErrorKind::kInvalidInput, "{}: malformed manifest: {}", file.string(), err.what());
   }
 }
 
-std::string generation_name(std::int64_t generation) { return fmt::format("gen-{:06d}", generation); }
+std::string generation_name(std::int64_t generation) {
+  return fmt::format("gen-{:06d}", generation);
+}
 
 std::filesystem::path current_generation(const std::filesystem::path& dir) {
   const auto pointer = dir / kCurrentFile;
@@ -121,7 +133,8 @@ std::filesystem::path current_generation(const std::filesystem::path& dir) {
   }
   const auto gen = dir / name;
   if (!std::filesystem::is_directory(gen, ec)) {
-    fail(ErrorKind::kInvalidInput, "{}: points to {}, which does not exist", pointer.string(), name);
+    fail(ErrorKind::kInvalidInput, "{}: points to {}, which does not exist", pointer.string(),
+         name);
   }
   return gen;
 }

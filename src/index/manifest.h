@@ -38,7 +38,8 @@ struct Manifest {
 // JSON text with a "checksum" member: the CRC-32 of the same JSON without that member.
 [[nodiscard]] std::string manifest_to_json(const Manifest& manifest);
 // Parses and checks the checksum; throws Error(kInvalidInput) naming `file` otherwise.
-[[nodiscard]] Manifest manifest_from_json(const std::string& text, const std::filesystem::path& file);
+[[nodiscard]] Manifest manifest_from_json(const std::string& text,
+                                          const std::filesystem::path& file);
 
 [[nodiscard]] std::uint32_t crc32_of_file(const std::filesystem::path& path);
 [[nodiscard]] std::uint32_t crc32_update(std::uint32_t crc, const void* data, std::size_t bytes);

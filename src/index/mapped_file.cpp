@@ -16,8 +16,8 @@ namespace voxir::index {
 MappedFile::MappedFile(const std::filesystem::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    fail(errno == ENOENT ? ErrorKind::kNotFound : ErrorKind::kIo, "{}: cannot open: {}", path.string(),
-         std::strerror(errno));
+    fail(errno == ENOENT ? ErrorKind::kNotFound : ErrorKind::kIo, "{}: cannot open: {}",
+         path.string(), std::strerror(errno));
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0) {

@@ -11,11 +11,14 @@
 namespace voxir {
 
 Dataset Dataset::open(const std::filesystem::path& root) {
-  fail(ErrorKind::kUnsupported, "{}: reading TS datasets is not merged into this build yet", root.string());
+  fail(ErrorKind::kUnsupported, "{}: reading TS datasets is not merged into this build yet",
+       root.string());
 }
 
-SliceLabels read_labels(const std::filesystem::path& path, const Volume& /*ct*/, const LabelReadOptions& /*options*/) {
-  fail(ErrorKind::kUnsupported, "{}: reading labels is not merged into this build yet", path.string());
+SliceLabels read_labels(const std::filesystem::path& path, const Volume& /*ct*/,
+                        const LabelReadOptions& /*options*/) {
+  fail(ErrorKind::kUnsupported, "{}: reading labels is not merged into this build yet",
+       path.string());
 }
 
 const ClassCatalog& ClassCatalog::builtin() {
@@ -23,19 +26,22 @@ const ClassCatalog& ClassCatalog::builtin() {
 }
 
 const ClassInfo& ClassCatalog::at(std::string_view name) const {
-  fail(ErrorKind::kUnsupported, "class \"{}\": the class catalogue is not merged into this build yet", name);
+  fail(ErrorKind::kUnsupported,
+       "class \"{}\": the class catalogue is not merged into this build yet", name);
 }
 
-std::optional<std::array<std::int64_t, 2>> SliceLabels::extent(int /*class_index*/, std::uint32_t /*min_voxels*/) const {
+std::optional<std::array<std::int64_t, 2>> SliceLabels::extent(int /*class_index*/,
+                                                               std::uint32_t /*min_voxels*/) const {
   fail(ErrorKind::kUnsupported, "label extents are not merged into this build yet");
 }
 
 const ClassInfo* ClassCatalog::find(std::string_view name) const {
-  fail(ErrorKind::kUnsupported, "class \"{}\": the class catalogue is not merged into this build yet", name);
+  fail(ErrorKind::kUnsupported,
+       "class \"{}\": the class catalogue is not merged into this build yet", name);
 }
 
-std::optional<std::array<std::int64_t, 2>> SliceLabels::coarse_extent(int /*coarse_index*/,
-                                                                      std::uint32_t /*min_voxels*/) const {
+std::optional<std::array<std::int64_t, 2>> SliceLabels::coarse_extent(
+    int /*coarse_index*/, std::uint32_t /*min_voxels*/) const {
   fail(ErrorKind::kUnsupported, "label extents are not merged into this build yet");
 }
 

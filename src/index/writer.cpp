@@ -47,7 +47,8 @@ class WriteLock {
 
 void sync_path(const std::filesystem::path& path, bool directory) {
   const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) fail(ErrorKind::kIo, "{}: cannot open to sync: {}", path.string(), std::strerror(errno));
+  if (fd < 0)
+    fail(ErrorKind::kIo, "{}: cannot open to sync: {}", path.string(), std::strerror(errno));
   const int rc = ::fsync(fd);
   const int err = errno;
   ::close(fd);
@@ -59,7 +60,8 @@ class VectorFileWriter {
  public:
   explicit VectorFileWriter(std::filesystem::path path) : path_(std::move(path)) {
     file_ = std::fopen(path_.c_str(), "wb");
-    if (file_ == nullptr) fail(ErrorKind::kIo, "{}: cannot create: {}", path_.string(), std::strerror(errno));
+    if (file_ == nullptr)
+      fail(ErrorKind::kIo, "{}: cannot create: {}", path_.string(), std::strerror(errno));
   }
   ~VectorFileWriter() {
     if (file_ != nullptr) std::fclose(file_);
@@ -127,25 +129,29 @@ void report(const BuildOptions& options, BuildProgress progress, const char* sta
             std::chrono::steady_clock::time_point start) {
   if (!options.progress) return;
   progress.stage = stage;
-  progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  progress.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   options.progress(progress);
 }
 
 }  // namespace
 
-BuildReport write_generation(const std::filesystem::path& dir, bool create, const IndexSpec& spec_in,
-                             const EmbedderIdentity& identity_in, std::vector<VolumeVectors> add,
-                             std::span<const std::string> remove, const BuildOptions& options) {
+BuildReport write_generation(const std::filesystem::path& dir, bool create,
+                             const IndexSpec& spec_in, const EmbedderIdentity& identity_in,
+                             std::vector<VolumeVectors> add, std::span<const std::string> remove,
+                             const BuildOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   std::error_code ec;
   if (create) {
     std::filesystem::create_directories(dir, ec);
-    if (ec) fail(ErrorKind::kIo, "{}: cannot create the index folder: {}", dir.string(), ec.message());
+    if (ec)
+      fail(ErrorKind::kIo, "{}: cannot create the index folder: {}", dir.string(), ec.message());
     if (!std::filesystem::exists(dir / index::kCurrentFile)) {
       for (const auto& entry : std::filesystem::directory_iterator(dir)) {
         const auto name = entry.path().filename().string();
         if (name != index::kLockFile && name.rfind("gen-", 0) != 0) {
-          fail(ErrorKind::kUsage, "{}: exists and is not a voxir index (holds {}); refusing to write into it",
+          fail(ErrorKind::kUsage,
+               "{}: exists and is not a voxir index (holds {}); refusing to write into it",
                dir.string(), name);
         }
       }
@@ -178,17 +184,21 @@ BuildReport write_generation(const std::filesystem::path& dir, bool create, cons
   }
   for (const auto& v : add) {
     if (v.volume.id.empty() || !ids.insert(v.volume.id).second) {
-      fail(ErrorKind::kInvalidInput, "volume id \"{}\" is empty or already in the index", v.volume.id);
+      fail(ErrorKind::kInvalidInput, "volume id \"{}\" is empty or already in the index",
+           v.volume.id);
     }
-    if (v.vectors.size() != static_cast<std::size_t>(v.volume.num_slices * identity.dim) || v.volume.num_slices <= 0) {
-      fail(ErrorKind::kInternal, "volume {}: {} floats for {} slices of dimension {}", v.volume.id, v.vectors.size(),
-           v.volume.num_slices, identity.dim);
+    if (v.vectors.size() != static_cast<std::size_t>(v.volume.num_slices * identity.dim) ||
+        v.volume.num_slices <= 0) {
+      fail(ErrorKind::kInternal, "volume {}: {} floats for {} slices of dimension {}", v.volume.id,
+           v.vectors.size(), v.volume.num_slices, identity.dim);
     }
     volumes.push_back(v.volume);
   }
-  if (volumes.empty()) fail(ErrorKind::kUsage, "{}: an index needs at least one volume", dir.string());
+  if (volumes.empty())
+    fail(ErrorKind::kUsage, "{}: an index needs at least one volume", dir.string());
 
-  const std::int64_t generation = std::max(old ? old->generation() : 0, highest_generation(dir)) + 1;
+  const std::int64_t generation =
+      std::max(old ? old->generation() : 0, highest_generation(dir)) + 1;
   const std::string gen_name = index::generation_name(generation);
   const auto gen_dir = dir / gen_name;
   std::filesystem::remove_all(gen_dir, ec);
@@ -230,7 +240,8 @@ BuildReport write_generation(const std::filesystem::path& dir, bool create, cons
     if (!ann_name.empty()) {
       report(options, progress, "building index", start);
       const index::MappedFile mapped(gen_dir / index::kVectorsFile);
-      const index::RowVectors rows{reinterpret_cast<const float*>(mapped.bytes().data()), row, identity.dim};
+      const index::RowVectors rows{reinterpret_cast<const float*>(mapped.bytes().data()), row,
+                                   identity.dim};
       std::filesystem::path previous;
       std::int64_t previous_rows = 0;
       if (old && old->spec() == spec) {
@@ -252,7 +263,8 @@ BuildReport write_generation(const std::filesystem::path& dir, bool create, cons
       return labels;
     });
     sync_path(gen_dir / index::kCatalogFile, false);
-    manifest.files.push_back({index::kCatalogFile, std::filesystem::file_size(gen_dir / index::kCatalogFile),
+    manifest.files.push_back({index::kCatalogFile,
+                              std::filesystem::file_size(gen_dir / index::kCatalogFile),
                               index::crc32_of_file(gen_dir / index::kCatalogFile)});
 
     const std::string text = index::manifest_to_json(manifest);
@@ -261,7 +273,8 @@ BuildReport write_generation(const std::filesystem::path& dir, bool create, cons
     sync_path(gen_dir, true);
     report(options, progress, "switching", start);  // last chance to abort
     const std::string pointer = gen_name + "\n";
-    write_file_atomic(dir / index::kCurrentFile, {reinterpret_cast<const std::uint8_t*>(pointer.data()), pointer.size()});
+    write_file_atomic(dir / index::kCurrentFile,
+                      {reinterpret_cast<const std::uint8_t*>(pointer.data()), pointer.size()});
     sync_path(dir, true);
   } catch (...) {
     std::filesystem::remove_all(gen_dir, ec);

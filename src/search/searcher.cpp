@@ -12,16 +12,18 @@
 #include <unordered_set>
 
 // Fortran BLAS (OpenBLAS here, through Faiss's link line): one GEMM per candidate volume.
-extern "C" int sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
-                      const float* alpha, const float* a, const int* lda, const float* b, const int* ldb,
-                      const float* beta, float* c, const int* ldc);
+extern "C" int sgemm_(const char* transa, const char* transb, const int* m, const int* n,
+                      const int* k, const float* alpha, const float* a, const int* lda,
+                      const float* b, const int* ldb, const float* beta, float* c, const int* ldc);
 
 namespace voxir {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
 
 struct Hit {
   std::int64_t query;  // position in the query (0..n-1)
@@ -40,9 +42,12 @@ struct Candidate {
 
 double vote_score(const Candidate& c, VoteMode mode) {
   switch (mode) {
-    case VoteMode::kCount: return c.votes;
-    case VoteMode::kSum: return c.sum;
-    case VoteMode::kMax: return c.max;
+    case VoteMode::kCount:
+      return c.votes;
+    case VoteMode::kSum:
+      return c.sum;
+    case VoteMode::kMax:
+      return c.max;
   }
   return 0;
 }
@@ -51,9 +56,12 @@ double vote_score(const Candidate& c, VoteMode mode) {
 
 std::string_view to_string(VoteMode mode) {
   switch (mode) {
-    case VoteMode::kCount: return "count";
-    case VoteMode::kSum: return "sum";
-    case VoteMode::kMax: return "max";
+    case VoteMode::kCount:
+      return "count";
+    case VoteMode::kSum:
+      return "sum";
+    case VoteMode::kMax:
+      return "max";
   }
   return "?";
 }
@@ -67,21 +75,23 @@ VoteMode parse_vote_mode(std::string_view text) {
 
 void SearchParams::validate() const {
   if (k < 1) fail(ErrorKind::kUsage, "k = {}: each query slice must fetch at least 1 neighbour", k);
-  if (rerank && rerank_n < 1) fail(ErrorKind::kUsage, "rerank N = {}: must be at least 1 (or disable re-ranking)", rerank_n);
+  if (rerank && rerank_n < 1)
+    fail(ErrorKind::kUsage, "rerank N = {}: must be at least 1 (or disable re-ranking)", rerank_n);
   if (top < 1) fail(ErrorKind::kUsage, "top = {}: must be at least 1", top);
   if (!(central_fraction > 0 && central_fraction <= 1)) {
     fail(ErrorKind::kUsage, "central fraction {}: must be in (0, 1]", central_fraction);
   }
 }
 
-double maxsim(std::span<const float> query, std::int64_t n, std::span<const float> volume, std::int64_t m, int dim,
-              std::span<float> best, std::span<std::int64_t> argmax) {
+double maxsim(std::span<const float> query, std::int64_t n, std::span<const float> volume,
+              std::int64_t m, int dim, std::span<float> best, std::span<std::int64_t> argmax) {
   if (n <= 0 || m <= 0) return 0;
   // sims (column-major m x n) = V (m x d) * Q^T: column i holds <q_i, v_j> for all j.
   std::vector<float> sims(static_cast<std::size_t>(n * m));
   const int mi = static_cast<int>(m), ni = static_cast<int>(n), d = dim;
   const float one = 1, zero = 0;
-  sgemm_("T", "N", &mi, &ni, &d, &one, volume.data(), &d, query.data(), &d, &zero, sims.data(), &mi);
+  sgemm_("T", "N", &mi, &ni, &d, &one, volume.data(), &d, query.data(), &d, &zero, sims.data(),
+         &mi);
   double total = 0;
   for (std::int64_t i = 0; i < n; ++i) {
     const float* col = sims.data() + i * m;
@@ -97,13 +107,13 @@ std::array<std::int64_t, 2> central_range(std::vector<std::int64_t> slices, doub
   if (slices.empty()) return {-1, -1};
   std::sort(slices.begin(), slices.end());
   // The epsilon keeps (1 - 0.8) / 2 * 10 = 0.0999... from rounding down to 0.
-  const auto drop =
-      static_cast<std::size_t>(std::floor((1 - fraction) / 2 * static_cast<double>(slices.size()) + 1e-9));
+  const auto drop = static_cast<std::size_t>(
+      std::floor((1 - fraction) / 2 * static_cast<double>(slices.size()) + 1e-9));
   return {slices[drop], slices[slices.size() - 1 - drop]};
 }
 
-SearchAnswer search(const Index& index, std::span<const float> query, std::int64_t n, std::int64_t first_slice,
-                    const SearchParams& params) {
+SearchAnswer search(const Index& index, std::span<const float> query, std::int64_t n,
+                    std::int64_t first_slice, const SearchParams& params) {
   params.validate();
   const auto t_total = Clock::now();
   SearchAnswer answer;
@@ -121,7 +131,8 @@ SearchAnswer search(const Index& index, std::span<const float> query, std::int64
   for (const auto& id : exclude) {
     if (const auto* v = index.find(id)) excluded_slices += v->num_slices;
   }
-  const int fetch = static_cast<int>(std::min<std::int64_t>(k + excluded_slices, index.num_vectors()));
+  const int fetch =
+      static_cast<int>(std::min<std::int64_t>(k + excluded_slices, index.num_vectors()));
   std::vector<std::int64_t> ids(static_cast<std::size_t>(n * fetch));
   std::vector<float> sims(ids.size());
   index.search(query, n, fetch, params.ann, ids, sims);
@@ -159,8 +170,10 @@ SearchAnswer search(const Index& index, std::span<const float> query, std::int64
     if (a.votes != b.votes) return a.votes > b.votes;
     return a.volume < b.volume;
   };
-  const std::size_t keep = std::min(ranked.size(), static_cast<std::size_t>(params.rerank ? params.rerank_n : params.top));
-  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep), ranked.end(), better);
+  const std::size_t keep = std::min(
+      ranked.size(), static_cast<std::size_t>(params.rerank ? params.rerank_n : params.top));
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep),
+                    ranked.end(), better);
   ranked.resize(keep);
   answer.timings.aggregate_ms = ms_since(t);
 
@@ -172,7 +185,8 @@ SearchAnswer search(const Index& index, std::span<const float> query, std::int64
     // One GEMM for all candidates: their rows gathered into one block, so BLAS runs one large
     // product on all cores instead of ~50 small ones (4x faster here at 100 x 4000 x 384).
     std::vector<std::int64_t> offsets{0};
-    for (const auto& cand : ranked) offsets.push_back(offsets.back() + index.volumes()[cand.volume].num_slices);
+    for (const auto& cand : ranked)
+      offsets.push_back(offsets.back() + index.volumes()[cand.volume].num_slices);
     const std::int64_t rows = offsets.back();
     std::vector<float> gathered(static_cast<std::size_t>(rows * dim));
     for (std::size_t c = 0; c < ranked.size(); ++c) {
@@ -183,7 +197,8 @@ SearchAnswer search(const Index& index, std::span<const float> query, std::int64
     if (rows > 0) {
       const int mi = static_cast<int>(rows), ni = static_cast<int>(n), d = dim;
       const float one = 1, zero = 0;
-      sgemm_("T", "N", &mi, &ni, &d, &one, gathered.data(), &d, query.data(), &d, &zero, all_sims.data(), &mi);
+      sgemm_("T", "N", &mi, &ni, &d, &one, gathered.data(), &d, query.data(), &d, &zero,
+             all_sims.data(), &mi);
     }
     for (std::size_t c = 0; c < ranked.size(); ++c) {
       best[c].resize(static_cast<std::size_t>(n));
@@ -201,7 +216,8 @@ SearchAnswer search(const Index& index, std::span<const float> query, std::int64
     }
     std::vector<std::size_t> order(ranked.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return better(ranked[a], ranked[b]); });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return better(ranked[a], ranked[b]); });
     order.resize(std::min(order.size(), static_cast<std::size_t>(params.top)));
     std::vector<Candidate> top;
     std::vector<std::vector<float>> top_best;
@@ -253,7 +269,8 @@ SearchAnswer search(const Index& index, const Embedder& embedder, const Volume& 
   const auto t = Clock::now();
   check_same_embedder(index.embedder(), {embedder.spec(), embedder.fingerprint(), embedder.dim()});
   if (slices[0] < 0 || slices[1] >= query.nz() || slices[0] > slices[1]) {
-    fail(ErrorKind::kUsage, "query slices {}:{} are outside the volume's 0:{}", slices[0], slices[1], query.nz() - 1);
+    fail(ErrorKind::kUsage, "query slices {}:{} are outside the volume's 0:{}", slices[0],
+         slices[1], query.nz() - 1);
   }
   const std::int64_t n = slices[1] - slices[0] + 1;
   std::vector<float> vectors(static_cast<std::size_t>(n * embedder.dim()));

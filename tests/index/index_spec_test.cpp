@@ -33,9 +33,21 @@ TEST(IndexSpec, ParsesAndRoundTrips) {
 }
 
 TEST(IndexSpec, RefusesMalformedStrings) {
-  const char* bad[] = {"",          "flat",          "HNSW",           "HNSW0",         "HNSWx",
-                       "HNSW32,",   "HNSW32,foo",    "Flat,ef4",       "IVF10",         "IVF10,PQ",
-                       "IVF10,PQ4,nprobe0", "IVF10,HNSW4", "IVF-3,PQ4",  "LSH",           "HNSW32,ef64,efc10,x"};
+  const char* bad[] = {"",
+                       "flat",
+                       "HNSW",
+                       "HNSW0",
+                       "HNSWx",
+                       "HNSW32,",
+                       "HNSW32,foo",
+                       "Flat,ef4",
+                       "IVF10",
+                       "IVF10,PQ",
+                       "IVF10,PQ4,nprobe0",
+                       "IVF10,HNSW4",
+                       "IVF-3,PQ4",
+                       "LSH",
+                       "HNSW32,ef64,efc10,x"};
   for (const char* spec : bad) {
     SCOPED_TRACE(spec);
     try {

@@ -1,8 +1,8 @@
 // The index folder: exact and approximate search, add/remove, crash safety, corruption.
+#include "voxir/index.h"
 #include "testutil/temp_dir.h"
 #include "testutil/vectors.h"
 #include "voxir/error.h"
-#include "voxir/index.h"
 
 #include <gtest/gtest.h>
 
@@ -17,13 +17,15 @@ using testing::TempDir;
 
 const EmbedderIdentity kIdentity{"fake:vectors", "fake-vectors;v=1", 32};
 
-BuildReport write_new(const std::filesystem::path& dir, const std::string& spec, std::vector<VolumeVectors> set,
-                      const BuildOptions& options = {}) {
-  return write_generation(dir, true, IndexSpec::parse(spec), kIdentity, std::move(set), {}, options);
+BuildReport write_new(const std::filesystem::path& dir, const std::string& spec,
+                      std::vector<VolumeVectors> set, const BuildOptions& options = {}) {
+  return write_generation(dir, true, IndexSpec::parse(spec), kIdentity, std::move(set), {},
+                          options);
 }
 
 // Queries: slice vectors of some volumes with noise, as a re-scanned patient would give.
-std::vector<float> make_queries(const std::vector<VolumeVectors>& set, int count, std::uint32_t seed) {
+std::vector<float> make_queries(const std::vector<VolumeVectors>& set, int count,
+                                std::uint32_t seed) {
   std::vector<float> q;
   for (int i = 0; i < count; ++i) {
     const auto& v = set[static_cast<std::size_t>(i * 7) % set.size()];
@@ -84,8 +86,9 @@ TEST(Index, ApproximateIndexesReachTheirRecall) {
     index->search(queries, 200, k, {}, ids, sims);
     std::size_t found = 0;
     for (std::size_t i = 0; i < 200; ++i) {
-      const std::set<std::int64_t> truth(exact_ids.begin() + static_cast<std::ptrdiff_t>(i * k),
-                                         exact_ids.begin() + static_cast<std::ptrdiff_t>((i + 1) * k));
+      const std::set<std::int64_t> truth(
+          exact_ids.begin() + static_cast<std::ptrdiff_t>(i * k),
+          exact_ids.begin() + static_cast<std::ptrdiff_t>((i + 1) * k));
       for (int r = 0; r < k; ++r) found += truth.count(ids[i * k + static_cast<std::size_t>(r)]);
     }
     const double recall = double(found) / double(exact_ids.size());
@@ -108,8 +111,9 @@ TEST(Index, HnswSearchBreadthIsPerQuery) {
   auto recall = [&](const std::vector<std::int64_t>& got) {
     std::size_t found = 0;
     for (std::size_t i = 0; i < 100; ++i) {
-      const std::set<std::int64_t> truth(exact_ids.begin() + static_cast<std::ptrdiff_t>(i * 10),
-                                         exact_ids.begin() + static_cast<std::ptrdiff_t>(i * 10 + 10));
+      const std::set<std::int64_t> truth(
+          exact_ids.begin() + static_cast<std::ptrdiff_t>(i * 10),
+          exact_ids.begin() + static_cast<std::ptrdiff_t>(i * 10 + 10));
       for (std::size_t r = 0; r < 10; ++r) found += truth.count(got[i * 10 + r]);
     }
     return double(found) / 1000.0;
@@ -123,7 +127,8 @@ class IndexKinds : public ::testing::TestWithParam<const char*> {};
 TEST_P(IndexKinds, AddAndRemoveKeepSearchConsistent) {
   TempDir tmp;
   auto set = testing::clustered_set({.volumes = 40, .slices = 30});
-  std::vector<VolumeVectors> first(set.begin(), set.begin() + 30), more(set.begin() + 30, set.end());
+  std::vector<VolumeVectors> first(set.begin(), set.begin() + 30),
+      more(set.begin() + 30, set.end());
   write_new(tmp.path(), GetParam(), first);
   write_generation(tmp.path(), false, {}, {}, more, {}, {});
   auto index = Index::open(tmp.path(), {.verify_checksums = true});
@@ -137,7 +142,8 @@ TEST_P(IndexKinds, AddAndRemoveKeepSearchConsistent) {
     std::vector<float> sims(30);
     index->search(rows, 30, 1, {.refine = 50}, ids, sims);  // PQ alone confuses neighbouring slices
     std::size_t own = 0;
-    for (std::size_t s = 0; s < 30; ++s) own += ids[s] == index->volumes()[v].first_row + static_cast<std::int64_t>(s);
+    for (std::size_t s = 0; s < 30; ++s)
+      own += ids[s] == index->volumes()[v].first_row + static_cast<std::int64_t>(s);
     EXPECT_GE(own, 27u) << "volume " << v;
   }
   const std::vector<std::string> gone{"v0005"};
@@ -164,7 +170,8 @@ TEST_P(IndexKinds, AddAndRemoveKeepSearchConsistent) {
   EXPECT_THROW(write_generation(tmp.path(), false, {}, {}, {}, gone, {}), Error);  // already gone
 }
 
-INSTANTIATE_TEST_SUITE_P(Specs, IndexKinds, ::testing::Values("Flat", "HNSW16", "IVF16,PQ8,nprobe16"));
+INSTANTIATE_TEST_SUITE_P(Specs, IndexKinds,
+                         ::testing::Values("Flat", "HNSW16", "IVF16,PQ8,nprobe16"));
 
 TEST(Index, FailedWriteLeavesPreviousIndexIntact) {
   const char* stages[] = {"writing vectors", "building index", "writing catalog", "switching"};
@@ -177,7 +184,9 @@ TEST(Index, FailedWriteLeavesPreviousIndexIntact) {
     abort_at.progress = [&](const BuildProgress& p) {
       if (p.stage == stage) throw Error(ErrorKind::kIo, "injected failure");
     };
-    EXPECT_THROW(write_generation(tmp.path(), false, {}, {}, {set.begin() + 10, set.end()}, {}, abort_at), Error);
+    EXPECT_THROW(
+        write_generation(tmp.path(), false, {}, {}, {set.begin() + 10, set.end()}, {}, abort_at),
+        Error);
     EXPECT_THROW(write_new(tmp.path(), "HNSW8", set, abort_at), Error);  // a rebuild, too
     const auto index = Index::open(tmp.path(), {.verify_checksums = true});
     EXPECT_EQ(index->generation(), 1);
@@ -288,7 +297,8 @@ TEST(Index, CatalogKeepsVolumesAndSliceLabels) {
   set[1].volume.metadata_json = R"({"age":"63"})";
   set[1].volume.spacing = {0.8, 0.8, 3};
   write_new(tmp.path(), "Flat", set);
-  write_generation(tmp.path(), false, {}, {}, {}, std::vector<std::string>{"v0000"}, {});  // labels survive a rewrite
+  write_generation(tmp.path(), false, {}, {}, {}, std::vector<std::string>{"v0000"},
+                   {});  // labels survive a rewrite
   const auto index = Index::open(tmp.path());
   const auto* v = index->find("v0001");
   ASSERT_NE(v, nullptr);
@@ -333,8 +343,8 @@ TEST(Index, VolumeIdsAreReadableAndUnique) {
   EXPECT_EQ(volume_id_for_path(tmp / "liver_case.nii.gz"), "liver_case");
   EXPECT_EQ(volume_id_for_path(tmp / "dicom_series"), "dicom_series");
   EXPECT_EQ(volume_id_for_path(tmp / "dicom_series/"), "dicom_series");
-  const std::vector<std::filesystem::path> paths{tmp / "s0001" / "ct.nii.gz", tmp / "b" / "s0001" / "ct.nii.gz",
-                                                 tmp / "x.nii.gz"};
+  const std::vector<std::filesystem::path> paths{
+      tmp / "s0001" / "ct.nii.gz", tmp / "b" / "s0001" / "ct.nii.gz", tmp / "x.nii.gz"};
   const std::vector<std::string> taken{"x"};
   const auto sources = sources_from_paths(paths, taken);
   ASSERT_EQ(sources.size(), 3u);

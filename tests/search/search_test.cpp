@@ -1,5 +1,6 @@
 // The searcher's stages: MaxSim re-ranking against an independent brute force, vote modes,
 // localization, and a database volume's own region retrieving it.
+#include "voxir/search.h"
 #include "testutil/fake_embedder.h"
 #include "testutil/phantoms.h"
 #include "testutil/shared_data.h"
@@ -9,7 +10,6 @@
 #include "voxir/error.h"
 #include "voxir/index.h"
 #include "voxir/labels.h"
-#include "voxir/search.h"
 #include "voxir/volume.h"
 
 #include <gtest/gtest.h>
@@ -60,7 +60,8 @@ TEST(SearchParams, ValidateNamesTheBadKnob) {
 }
 
 // Independent MaxSim: double-precision loops over the test's own copy of the vectors.
-double brute_maxsim(const std::vector<float>& q, const std::vector<float>& v, int dim, std::vector<std::int64_t>& arg) {
+double brute_maxsim(const std::vector<float>& q, const std::vector<float>& v, int dim,
+                    std::vector<std::int64_t>& arg) {
   const auto d = static_cast<std::size_t>(dim);
   const std::size_t n = q.size() / d, m = v.size() / d;
   double total = 0;
@@ -234,7 +235,8 @@ TEST(Search, UnreadableVolumesAreSkippedNotHalfAdded) {
   EXPECT_THROW(add_to_index(tmp / "index", sources_from_paths(broken), embedder, {}), Error);
   EXPECT_EQ(Index::open(tmp / "index")->volumes().size(), 3u);
   // Adding with another embedder is refused.
-  EXPECT_THROW(add_to_index(tmp / "index", sources_from_paths(paths), testing::FakeEmbedder(4), {}), Error);
+  EXPECT_THROW(add_to_index(tmp / "index", sources_from_paths(paths), testing::FakeEmbedder(4), {}),
+               Error);
 }
 
 // The built-in embedder's spec (the embeddings work names it; adjust on merging).
@@ -251,7 +253,8 @@ TEST(Search, RealLiverRegionFindsTsMini) {
     GTEST_SKIP() << "needs the labels and the built-in embedder merged: " << e.what();
   }
   TempDir tmp;
-  std::vector<std::filesystem::path> paths{data / "ct/ts-mini", data / "ct/ts-thorax-cta/aorta/ct_cropped.nii.gz",
+  std::vector<std::filesystem::path> paths{data / "ct/ts-mini",
+                                           data / "ct/ts-thorax-cta/aorta/ct_cropped.nii.gz",
                                            data / "ct/ts-thorax-cta/pulmonary/ct_cropped.nii.gz"};
   for (int s = 0; s < 6; ++s) {
     paths.push_back(tmp / fmt::format("phantom{}.nii.gz", s));

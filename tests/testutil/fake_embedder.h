@@ -8,11 +8,13 @@ namespace voxir::testing {
 
 class FakeEmbedder final : public Embedder {
  public:
-  explicit FakeEmbedder(int side = 8, std::string window = "-1000..1000") : side_(side), window_(std::move(window)) {}
+  explicit FakeEmbedder(int side = 8, std::string window = "-1000..1000")
+      : side_(side), window_(std::move(window)) {}
   [[nodiscard]] std::string spec() const override;
   [[nodiscard]] std::string fingerprint() const override;
   [[nodiscard]] int dim() const override { return side_ * side_; }
-  void embed(const Volume& volume, std::int64_t k0, std::int64_t k1, std::span<float> out) const override;
+  void embed(const Volume& volume, std::int64_t k0, std::int64_t k1,
+             std::span<float> out) const override;
 
  private:
   int side_;

@@ -25,7 +25,8 @@ std::vector<VolumeVectors> clustered_set(const ClusteredSetOptions& o) {
   const auto d = static_cast<std::size_t>(o.dim);
   std::vector<float> centres(static_cast<std::size_t>(o.clusters) * d);
   for (auto& c : centres) c = gauss(rng);
-  for (int c = 0; c < o.clusters; ++c) normalise(centres.data() + static_cast<std::size_t>(c) * d, o.dim);
+  for (int c = 0; c < o.clusters; ++c)
+    normalise(centres.data() + static_cast<std::size_t>(c) * d, o.dim);
   const float walk_scale = static_cast<float>(o.step / std::sqrt(double(o.dim)));
   const float start_scale = static_cast<float>(o.spread / std::sqrt(double(o.dim)));
   // Common walks, one per cluster (used with shared_trajectory).
@@ -33,11 +34,17 @@ std::vector<VolumeVectors> clustered_set(const ClusteredSetOptions& o) {
   if (o.shared_trajectory) {
     walks.resize(static_cast<std::size_t>(o.clusters) * static_cast<std::size_t>(o.slices) * d);
     for (int c = 0; c < o.clusters; ++c) {
-      std::vector<float> pos(centres.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(c) * d),
-                             centres.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(c + 1) * d));
+      std::vector<float> pos(
+          centres.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(c) * d),
+          centres.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(c + 1) * d));
       for (int s = 0; s < o.slices; ++s) {
         for (std::size_t j = 0; j < d; ++j) pos[j] += walk_scale * gauss(rng);
-        std::copy(pos.begin(), pos.end(), walks.begin() + static_cast<std::ptrdiff_t>((static_cast<std::size_t>(c) * static_cast<std::size_t>(o.slices) + static_cast<std::size_t>(s)) * d));
+        std::copy(
+            pos.begin(), pos.end(),
+            walks.begin() + static_cast<std::ptrdiff_t>(
+                                (static_cast<std::size_t>(c) * static_cast<std::size_t>(o.slices) +
+                                 static_cast<std::size_t>(s)) *
+                                d));
       }
     }
   }
@@ -59,8 +66,12 @@ std::vector<VolumeVectors> clustered_set(const ClusteredSetOptions& o) {
     for (int s = 0; s < o.slices; ++s) {
       float* row = vv.vectors.data() + static_cast<std::size_t>(s) * d;
       if (o.shared_trajectory) {
-        const float* walk = walks.data() + (static_cast<std::size_t>(v % o.clusters) * static_cast<std::size_t>(o.slices) + static_cast<std::size_t>(s)) * d;
-        for (std::size_t j = 0; j < d; ++j) row[j] = walk[j] + offset[j] + jitter_scale * gauss(rng);
+        const float* walk = walks.data() + (static_cast<std::size_t>(v % o.clusters) *
+                                                static_cast<std::size_t>(o.slices) +
+                                            static_cast<std::size_t>(s)) *
+                                               d;
+        for (std::size_t j = 0; j < d; ++j)
+          row[j] = walk[j] + offset[j] + jitter_scale * gauss(rng);
       } else {
         for (std::size_t j = 0; j < d; ++j) pos[j] += walk_scale * gauss(rng);
         std::copy(pos.begin(), pos.end(), row);
@@ -76,11 +87,12 @@ void perturb(std::vector<float>& x, int dim, double noise, std::uint32_t seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> gauss(0.0f, static_cast<float>(noise / std::sqrt(double(dim))));
   for (auto& v : x) v += gauss(rng);
-  for (std::size_t r = 0; r < x.size() / static_cast<std::size_t>(dim); ++r) normalise(x.data() + r * static_cast<std::size_t>(dim), dim);
+  for (std::size_t r = 0; r < x.size() / static_cast<std::size_t>(dim); ++r)
+    normalise(x.data() + r * static_cast<std::size_t>(dim), dim);
 }
 
-void brute_force_knn(const std::vector<float>& queries, const std::vector<float>& rows, int dim, int k,
-                     std::vector<std::int64_t>& ids, std::vector<float>& sims) {
+void brute_force_knn(const std::vector<float>& queries, const std::vector<float>& rows, int dim,
+                     int k, std::vector<std::int64_t>& ids, std::vector<float>& sims) {
   const auto d = static_cast<std::size_t>(dim);
   const std::size_t nq = queries.size() / d, nr = rows.size() / d;
   ids.assign(nq * static_cast<std::size_t>(k), -1);
@@ -95,8 +107,10 @@ void brute_force_knn(const std::vector<float>& queries, const std::vector<float>
     std::partial_sort(scored.begin(), scored.begin() + k, scored.end(),
                       [](const auto& a, const auto& b) { return a.first > b.first; });
     for (int r = 0; r < k; ++r) {
-      ids[i * static_cast<std::size_t>(k) + static_cast<std::size_t>(r)] = scored[static_cast<std::size_t>(r)].second;
-      sims[i * static_cast<std::size_t>(k) + static_cast<std::size_t>(r)] = static_cast<float>(scored[static_cast<std::size_t>(r)].first);
+      ids[i * static_cast<std::size_t>(k) + static_cast<std::size_t>(r)] =
+          scored[static_cast<std::size_t>(r)].second;
+      sims[i * static_cast<std::size_t>(k) + static_cast<std::size_t>(r)] =
+          static_cast<float>(scored[static_cast<std::size_t>(r)].first);
     }
   }
 }

@@ -32,8 +32,8 @@ struct ClusteredSetOptions {
 void perturb(std::vector<float>& x, int dim, double noise, std::uint32_t seed);
 
 // Exact top-k rows of each query over `rows` (n_rows x dim), by plain loops.
-void brute_force_knn(const std::vector<float>& queries, const std::vector<float>& rows, int dim, int k,
-                     std::vector<std::int64_t>& ids, std::vector<float>& sims);
+void brute_force_knn(const std::vector<float>& queries, const std::vector<float>& rows, int dim,
+                     int k, std::vector<std::int64_t>& ids, std::vector<float>& sims);
 
 // All rows of a set, concatenated in order.
 [[nodiscard]] std::vector<float> all_rows(const std::vector<VolumeVectors>& set);
