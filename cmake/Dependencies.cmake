@@ -29,3 +29,9 @@ if(VOXIR_WITH_TORCH)
     message(STATUS "libtorch not found: torchscript: embedders disabled (install libtorch-dev)")
   endif()
 endif()
+
+# Vector search: Faiss (static, no pkg-config; its CMake config needs OpenMP found first) and
+# hnswlib (header-only, /usr/include/hnswlib). SQLite for the index catalog.
+find_package(OpenMP REQUIRED)
+find_package(faiss CONFIG REQUIRED)
+find_package(SQLite3 REQUIRED)

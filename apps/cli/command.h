@@ -12,5 +12,11 @@ using CommandRun = std::function<int()>;
 
 void add_info_command(CLI::App& app, CommandRun& run);
 void add_synth_command(CLI::App& app, CommandRun& run);
+void add_index_command(CLI::App& app, CommandRun& run);
+void add_search_command(CLI::App& app, CommandRun& run);
+void add_bench_command(CLI::App& app, CommandRun& run);
+
+// Embedder used by `index build` when --embedder is not given.
+inline constexpr const char* kDefaultEmbedder = "builtin";
 
 }  // namespace voxir::cli

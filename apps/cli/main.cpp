@@ -14,6 +14,9 @@ int main(int argc, char** argv) {
   voxir::cli::CommandRun run;
   voxir::cli::add_info_command(app, run);
   voxir::cli::add_synth_command(app, run);
+  voxir::cli::add_index_command(app, run);
+  voxir::cli::add_search_command(app, run);
+  voxir::cli::add_bench_command(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,183 @@
+// voxir index build|add|remove|info: make and maintain an index folder (docs/index-format.md).
+#include "command.h"
+#include "progress_bar.h"
+#include "voxir/embed.h"
+#include "voxir/error.h"
+#include "voxir/index.h"
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include <memory>
+
+namespace voxir::cli {
+namespace {
+
+struct IndexArgs {
+  std::string dir;
+  std::vector<std::string> inputs;
+  std::string embedder = kDefaultEmbedder;
+  std::string index = "HNSW32";
+  std::string volume_id;
+  int threads = 0;
+  bool json = false;
+  bool verify = false;
+  bool list_volumes = false;
+};
+
+std::vector<std::filesystem::path> to_paths(const std::vector<std::string>& inputs) {
+  return {inputs.begin(), inputs.end()};
+}
+
+int print_report(const BuildReport& report, const std::string& dir, const char* verb) {
+  for (const auto& [path, why] : report.skipped) fmt::print(stderr, "skipped {}: {}\n", path, why);
+  fmt::print("{} {} volumes ({} slices) in {:.1f} s; {} is now generation {}{}\n", verb,
+             report.volumes_added, report.slices_added, report.seconds, dir, report.generation,
+             report.skipped.empty() ? "" : fmt::format(" ({} skipped)", report.skipped.size()));
+  return 0;
+}
+
+BuildOptions build_options(const IndexArgs& args, ProgressBar& bar) {
+  BuildOptions options;
+  options.threads = args.threads;
+  options.progress = [&bar](const BuildProgress& p) { bar.update(p); };
+  return options;
+}
+
+int run_build(const IndexArgs& args) {
+  const IndexSpec spec = IndexSpec::parse(args.index);  // usage errors before any slow work
+  const auto embedder = make_embedder(args.embedder);
+  ProgressBar bar;
+  BuildOptions options = build_options(args, bar);
+  options.index = spec;
+  const auto paths = to_paths(args.inputs);
+  const auto sources = sources_from_paths(paths);
+  const auto report = build_index(args.dir, sources, *embedder, options);
+  bar.finish();
+  return print_report(report, args.dir, "indexed");
+}
+
+int run_add(const IndexArgs& args) {
+  std::vector<std::string> taken;
+  std::string spec;
+  {
+    const auto index = Index::open(args.dir);
+    for (const auto& v : index->volumes()) taken.push_back(v.id);
+    spec = index->embedder().spec;
+  }
+  const auto embedder = make_embedder(spec);
+  ProgressBar bar;
+  const auto paths = to_paths(args.inputs);
+  const auto report =
+      add_to_index(args.dir, sources_from_paths(paths, taken), *embedder, build_options(args, bar));
+  bar.finish();
+  return print_report(report, args.dir, "added");
+}
+
+int run_remove(const IndexArgs& args) {
+  const auto report = remove_from_index(args.dir, args.volume_id);
+  fmt::print("removed {} from {}; now generation {}\n", args.volume_id, args.dir,
+             report.generation);
+  return 0;
+}
+
+int run_info(const IndexArgs& args) {
+  const auto index = Index::open(args.dir, {.verify_checksums = args.verify});
+  std::uint64_t bytes = 0;
+  for (const auto& [name, size] : index->file_sizes()) bytes += size;
+  const double per_vector =
+      index->num_vectors() > 0 ? double(bytes) / double(index->num_vectors()) : 0;
+  if (args.json) {
+    nlohmann::ordered_json out;
+    out["dir"] = args.dir;
+    out["generation"] = index->generation();
+    out["index"] = index->spec().str();
+    out["embedder"] = {{"spec", index->embedder().spec},
+                       {"fingerprint", index->embedder().fingerprint},
+                       {"dim", index->dim()}};
+    out["volumes"] = index->volumes().size();
+    out["vectors"] = index->num_vectors();
+    out["bytes"] = bytes;
+    out["bytes_per_vector"] = per_vector;
+    out["checksums_verified"] = args.verify;
+    nlohmann::ordered_json files = nlohmann::ordered_json::object();
+    for (const auto& [name, size] : index->file_sizes()) files[name] = size;
+    out["files"] = files;
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const auto& v : index->volumes()) {
+      list.push_back({{"id", v.id},
+                      {"path", v.source},
+                      {"slices", v.num_slices},
+                      {"split", v.split},
+                      {"dims", v.dims},
+                      {"spacing", v.spacing},
+                      {"metadata", nlohmann::json::parse(v.metadata_json)}});
+    }
+    out["volume_list"] = list;
+    fmt::print("{}\n", out.dump(2));
+    return 0;
+  }
+  fmt::print("{}\n", args.dir);
+  fmt::print("  generation   {}\n", index->generation());
+  fmt::print("  index        {}\n", index->spec().str());
+  fmt::print("  embedder     {} ({}-d)\n", index->embedder().spec, index->dim());
+  fmt::print("  fingerprint  {}\n", index->embedder().fingerprint);
+  fmt::print("  volumes      {}\n", index->volumes().size());
+  fmt::print("  vectors      {} (float32)\n", index->num_vectors());
+  fmt::print("  size         {:.1f} MiB, {:.0f} bytes per vector{}\n", double(bytes) / (1 << 20),
+             per_vector, args.verify ? ", checksums verified" : "");
+  if (args.list_volumes) {
+    fmt::print("\n  {:<24} {:>7}  {:<6} {}\n", "volume", "slices", "split", "path");
+    for (const auto& v : index->volumes()) {
+      fmt::print("  {:<24} {:>7}  {:<6} {}\n", v.id, v.num_slices, v.split, v.source);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_index_command(CLI::App& app, CommandRun& run) {
+  auto args = std::make_shared<IndexArgs>();
+  CLI::App* cmd = app.add_subcommand("index", "Build and maintain an index of slice vectors");
+  cmd->require_subcommand(1);
+
+  CLI::App* build = cmd->add_subcommand("build", "Create (or replace) an index from volumes");
+  build->add_option("index-dir", args->dir, "Index folder (created; an existing index is replaced)")
+      ->required();
+  build
+      ->add_option("inputs", args->inputs,
+                   "A TS dataset folder (with meta.csv), NIfTI files or DICOM series folders")
+      ->required();
+  build->add_option("--embedder", args->embedder, "Embedder spec")->capture_default_str();
+  build
+      ->add_option(
+          "--index", args->index,
+          "Index spec: Flat, HNSW<M>[,efc<N>][,ef<N>] or IVF<lists>,PQ<m>[,nprobe<N>][,refine<N>]")
+      ->capture_default_str();
+  build->add_option("--threads", args->threads, "Threads (0: all cores)");
+  build->callback([args, &run] { run = [args] { return run_build(*args); }; });
+
+  CLI::App* add = cmd->add_subcommand("add", "Add volumes to an index (with its own embedder)");
+  add->add_option("index-dir", args->dir, "Index folder")->required();
+  add->add_option("inputs", args->inputs,
+                  "A TS dataset folder, NIfTI files or DICOM series folders")
+      ->required();
+  add->add_option("--threads", args->threads, "Threads (0: all cores)");
+  add->callback([args, &run] { run = [args] { return run_add(*args); }; });
+
+  CLI::App* remove = cmd->add_subcommand("remove", "Remove one volume from an index");
+  remove->add_option("index-dir", args->dir, "Index folder")->required();
+  remove->add_option("volume-id", args->volume_id, "Id of the volume (see index info --volumes)")
+      ->required();
+  remove->callback([args, &run] { run = [args] { return run_remove(*args); }; });
+
+  CLI::App* info = cmd->add_subcommand("info", "Describe an index");
+  info->add_option("index-dir", args->dir, "Index folder")->required();
+  info->add_flag("--json", args->json, "Print JSON (with the list of volumes)");
+  info->add_flag("--volumes", args->list_volumes, "List the volumes");
+  info->add_flag("--verify", args->verify, "Re-compute every file's checksum");
+  info->callback([args, &run] { run = [args] { return run_info(*args); }; });
+}
+
+}  // namespace voxir::cli

@@ -1,0 +1,187 @@
+#include "index/catalog.h"
+
+#include "voxir/error.h"
+
+#include <sqlite3.h>
+
+namespace voxir::index {
+namespace {
+
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql, const std::filesystem::path& file) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
+      fail(ErrorKind::kInvalidInput, "{}: catalog query failed: {}", file.string(),
+           sqlite3_errmsg(db));
+    }
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  [[nodiscard]] sqlite3_stmt* get() const { return stmt_; }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+void exec(sqlite3* db, const char* sql, const std::filesystem::path& file) {
+  char* message = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    const std::string text = message != nullptr ? message : "unknown error";
+    sqlite3_free(message);
+    fail(ErrorKind::kIo, "{}: writing the catalog failed: {}", file.string(), text);
+  }
+}
+
+std::string column_text(sqlite3_stmt* s, int col) {
+  const auto* text = sqlite3_column_text(s, col);
+  return text != nullptr ? reinterpret_cast<const char*>(text) : "";
+}
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE volumes(
+  pos INTEGER PRIMARY KEY,       -- order of the volume's rows in vectors.f32
+  id TEXT UNIQUE NOT NULL,
+  source TEXT NOT NULL,
+  nx INTEGER, ny INTEGER, nz INTEGER,
+  sx REAL, sy REAL, sz REAL,     -- spacing in mm
+  split TEXT NOT NULL,
+  metadata TEXT NOT NULL,        -- JSON object
+  first_row INTEGER NOT NULL,
+  num_slices INTEGER NOT NULL);
+CREATE TABLE slices(
+  volume INTEGER NOT NULL,       -- volumes.pos
+  slice INTEGER NOT NULL,        -- canonical slice index, 0 = most inferior
+  classes BLOB NOT NULL,         -- class-presence bitset, bit c = ClassCatalog index c
+  PRIMARY KEY(volume, slice)) WITHOUT ROWID;
+)sql";
+
+}  // namespace
+
+Catalog::Catalog(const std::filesystem::path& file) : file_(file) {
+  if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX, nullptr) !=
+      SQLITE_OK) {
+    const std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    fail(ErrorKind::kInvalidInput, "{}: cannot open the catalog: {}", file.string(), message);
+  }
+}
+
+Catalog::~Catalog() {
+  sqlite3_close(db_);
+}
+
+std::vector<IndexedVolume> Catalog::volumes() const {
+  const std::lock_guard guard(lock_);
+  Statement s(db_,
+              "SELECT id, source, nx, ny, nz, sx, sy, sz, split, metadata, first_row, num_slices "
+              "FROM volumes ORDER BY first_row",
+              file_);
+  std::vector<IndexedVolume> out;
+  int rc = 0;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    IndexedVolume v;
+    v.id = column_text(s.get(), 0);
+    v.source = column_text(s.get(), 1);
+    for (int a = 0; a < 3; ++a) {
+      v.dims[static_cast<std::size_t>(a)] = sqlite3_column_int64(s.get(), 2 + a);
+      v.spacing[static_cast<std::size_t>(a)] = sqlite3_column_double(s.get(), 5 + a);
+    }
+    v.split = column_text(s.get(), 8);
+    v.metadata_json = column_text(s.get(), 9);
+    v.first_row = sqlite3_column_int64(s.get(), 10);
+    v.num_slices = sqlite3_column_int64(s.get(), 11);
+    out.push_back(std::move(v));
+  }
+  if (rc != SQLITE_DONE)
+    fail(ErrorKind::kInvalidInput, "{}: reading volumes failed: {}", file_.string(),
+         sqlite3_errmsg(db_));
+  return out;
+}
+
+VolumeVectors Catalog::labels(const IndexedVolume& volume) const {
+  const std::lock_guard guard(lock_);
+  Statement s(
+      db_,
+      "SELECT slices.slice, slices.classes FROM slices JOIN volumes ON volumes.pos = slices.volume "
+      "WHERE volumes.id = ?1 ORDER BY slices.slice",
+      file_);
+  sqlite3_bind_text(s.get(), 1, volume.id.c_str(), -1, SQLITE_TRANSIENT);
+  VolumeVectors out;
+  out.volume = volume;
+  int rc = 0;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    const auto k = sqlite3_column_int64(s.get(), 0);
+    const int bytes = sqlite3_column_bytes(s.get(), 1);
+    if (out.presence_bytes == 0) {
+      out.presence_bytes = bytes;
+      out.presence.assign(static_cast<std::size_t>(volume.num_slices * bytes), 0);
+    }
+    if (bytes != out.presence_bytes || k < 0 || k >= volume.num_slices) {
+      fail(ErrorKind::kInvalidInput, "{}: slice {} of {} has a malformed class bitset",
+           file_.string(), k, volume.id);
+    }
+    const auto* blob = static_cast<const std::uint8_t*>(sqlite3_column_blob(s.get(), 1));
+    std::copy_n(blob, bytes, out.presence.begin() + k * bytes);
+  }
+  if (rc != SQLITE_DONE)
+    fail(ErrorKind::kInvalidInput, "{}: reading slices failed: {}", file_.string(),
+         sqlite3_errmsg(db_));
+  return out;
+}
+
+void write_catalog(const std::filesystem::path& file, const std::vector<IndexedVolume>& volumes,
+                   const std::function<VolumeVectors(std::size_t)>& labels_of) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
+    const std::string message = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    fail(ErrorKind::kIo, "{}: cannot create the catalog: {}", file.string(), message);
+  }
+  std::unique_ptr<sqlite3, decltype(&sqlite3_close)> guard(db, &sqlite3_close);
+  // The generation is not visible until CURRENT switches, and the writer fsyncs the finished
+  // file itself: no journal is needed while filling it.
+  exec(db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;", file);
+  exec(db, kSchema, file);
+  exec(db, "BEGIN", file);
+  Statement vol(db, "INSERT INTO volumes VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)", file);
+  Statement sl(db, "INSERT INTO slices VALUES(?1,?2,?3)", file);
+  for (std::size_t i = 0; i < volumes.size(); ++i) {
+    const auto& v = volumes[i];
+    sqlite3_stmt* s = vol.get();
+    sqlite3_reset(s);
+    sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(i));
+    sqlite3_bind_text(s, 2, v.id.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, v.source.c_str(), -1, SQLITE_TRANSIENT);
+    for (int a = 0; a < 3; ++a) {
+      sqlite3_bind_int64(s, 4 + a, v.dims[static_cast<std::size_t>(a)]);
+      sqlite3_bind_double(s, 7 + a, v.spacing[static_cast<std::size_t>(a)]);
+    }
+    sqlite3_bind_text(s, 10, v.split.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 11, v.metadata_json.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 12, v.first_row);
+    sqlite3_bind_int64(s, 13, v.num_slices);
+    if (sqlite3_step(s) != SQLITE_DONE) {
+      fail(ErrorKind::kIo, "{}: inserting volume {} failed: {}", file.string(), v.id,
+           sqlite3_errmsg(db));
+    }
+    const VolumeVectors labels = labels_of(i);
+    if (labels.presence_bytes == 0) continue;
+    for (std::int64_t k = 0; k < v.num_slices; ++k) {
+      sqlite3_stmt* t = sl.get();
+      sqlite3_reset(t);
+      sqlite3_bind_int64(t, 1, static_cast<sqlite3_int64>(i));
+      sqlite3_bind_int64(t, 2, k);
+      sqlite3_bind_blob(t, 3, labels.presence.data() + k * labels.presence_bytes,
+                        labels.presence_bytes, SQLITE_STATIC);
+      if (sqlite3_step(t) != SQLITE_DONE) {
+        fail(ErrorKind::kIo, "{}: inserting slices of {} failed: {}", file.string(), v.id,
+             sqlite3_errmsg(db));
+      }
+    }
+  }
+  exec(db, "COMMIT", file);
+}
+
+}  // namespace voxir::index

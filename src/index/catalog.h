@@ -1,0 +1,40 @@
+// The SQLite catalog of an index generation: volumes and their slices' class-presence bitsets.
+#pragma once
+
+#include "voxir/index.h"
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+struct sqlite3;
+
+namespace voxir::index {
+
+class Catalog {
+ public:
+  // Opens an existing catalog read-only. Throws Error(kInvalidInput) naming the file.
+  explicit Catalog(const std::filesystem::path& file);
+  ~Catalog();
+  Catalog(const Catalog&) = delete;
+  Catalog& operator=(const Catalog&) = delete;
+
+  // Volumes ordered by first_row.
+  [[nodiscard]] std::vector<IndexedVolume> volumes() const;
+  // Presence bitsets of one volume's slices (vectors left empty). Thread-safe.
+  [[nodiscard]] VolumeVectors labels(const IndexedVolume& volume) const;
+
+ private:
+  std::filesystem::path file_;
+  sqlite3* db_ = nullptr;
+  mutable std::mutex lock_;
+};
+
+// Writes a new catalog file. `labels_of(i)` gives volume i's presence bitsets (only
+// presence_bytes and presence are read).
+void write_catalog(const std::filesystem::path& file, const std::vector<IndexedVolume>& volumes,
+                   const std::function<VolumeVectors(std::size_t)>& labels_of);
+
+}  // namespace voxir::index

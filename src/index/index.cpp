@@ -1,0 +1,201 @@
+// Opening an index generation: manifest, sizes (and optionally checksums), mapped vectors,
+// catalog and search structure.
+#include "voxir/index.h"
+#include "index/ann.h"
+#include "index/catalog.h"
+#include "index/manifest.h"
+#include "index/mapped_file.h"
+#include "util/file.h"
+#include "voxir/error.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace voxir {
+
+struct Index::Impl {
+  std::filesystem::path dir;
+  std::filesystem::path gen_dir;
+  index::Manifest manifest;
+  index::MappedFile vector_file;
+  index::RowVectors rows;
+  std::vector<IndexedVolume> volumes;
+  std::vector<std::int64_t> first_rows;
+  std::unordered_map<std::string, std::size_t> by_id;
+  std::unique_ptr<index::Catalog> catalog;
+  std::unique_ptr<index::Ann> ann;
+};
+
+namespace {
+
+std::vector<std::string_view> fingerprint_parts(std::string_view s) {
+  std::vector<std::string_view> parts;
+  while (!s.empty()) {
+    const auto cut = s.find(';');
+    parts.push_back(s.substr(0, cut));
+    if (cut == std::string_view::npos) break;
+    s.remove_prefix(cut + 1);
+  }
+  return parts;
+}
+
+}  // namespace
+
+void check_same_embedder(const EmbedderIdentity& indexed, const EmbedderIdentity& query) {
+  if (indexed.spec != query.spec) {
+    fail(ErrorKind::kInvalidInput,
+         "embedder differs: the index was built with \"{}\", this query uses \"{}\"", indexed.spec,
+         query.spec);
+  }
+  if (indexed.dim != query.dim) {
+    fail(ErrorKind::kInvalidInput,
+         "embedder dimension differs: the index holds {}-d vectors, \"{}\" makes {}-d", indexed.dim,
+         query.spec, query.dim);
+  }
+  if (indexed.fingerprint == query.fingerprint) return;
+  const auto a = fingerprint_parts(indexed.fingerprint);
+  const auto b = fingerprint_parts(query.fingerprint);
+  std::vector<std::string> diffs;
+  for (std::size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
+    const std::string_view x = i < a.size() ? a[i] : "(none)";
+    const std::string_view y = i < b.size() ? b[i] : "(none)";
+    if (x != y) diffs.push_back(fmt::format("index has \"{}\", query has \"{}\"", x, y));
+  }
+  fail(ErrorKind::kInvalidInput, "embedder \"{}\" differs in its weights or preprocessing: {}",
+       query.spec, fmt::join(diffs, "; "));
+}
+
+Index::Index(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Index::~Index() = default;
+
+std::unique_ptr<Index> Index::open(const std::filesystem::path& dir,
+                                   const IndexOpenOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->dir = dir;
+  impl->gen_dir = index::current_generation(dir);
+  const auto manifest_path = impl->gen_dir / index::kManifestFile;
+  impl->manifest = index::manifest_from_json(read_text_file(manifest_path), manifest_path);
+  const auto& m = impl->manifest;
+  for (const auto& f : m.files) {
+    const auto path = impl->gen_dir / f.name;
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    if (ec) fail(ErrorKind::kInvalidInput, "{}: missing (the manifest lists it)", path.string());
+    if (size != f.bytes) {
+      fail(ErrorKind::kInvalidInput, "{}: {} bytes, the manifest says {} (truncated or damaged)",
+           path.string(), size, f.bytes);
+    }
+    if (options.verify_checksums) {
+      const auto crc = index::crc32_of_file(path);
+      if (crc != f.crc32) {
+        fail(ErrorKind::kInvalidInput, "{}: checksum {:08x}, the manifest says {:08x} (damaged)",
+             path.string(), crc, f.crc32);
+      }
+    }
+  }
+  const auto vectors_path = impl->gen_dir / index::kVectorsFile;
+  impl->vector_file = index::MappedFile(vectors_path);
+  const auto expected =
+      static_cast<std::uint64_t>(m.num_vectors) * static_cast<std::uint64_t>(m.embedder.dim) * 4;
+  if (impl->vector_file.bytes().size() != expected) {
+    fail(ErrorKind::kInvalidInput, "{}: {} bytes, expected {} ({} vectors of dimension {})",
+         vectors_path.string(), impl->vector_file.bytes().size(), expected, m.num_vectors,
+         m.embedder.dim);
+  }
+  impl->rows = {reinterpret_cast<const float*>(impl->vector_file.bytes().data()), m.num_vectors,
+                m.embedder.dim};
+  impl->catalog = std::make_unique<index::Catalog>(impl->gen_dir / index::kCatalogFile);
+  impl->volumes = impl->catalog->volumes();
+  std::int64_t next_row = 0;
+  for (std::size_t i = 0; i < impl->volumes.size(); ++i) {
+    const auto& v = impl->volumes[i];
+    if (v.first_row != next_row || v.num_slices <= 0) {
+      fail(ErrorKind::kInvalidInput, "{}: volume {} starts at row {}, expected {}",
+           (impl->gen_dir / index::kCatalogFile).string(), v.id, v.first_row, next_row);
+    }
+    next_row += v.num_slices;
+    impl->first_rows.push_back(v.first_row);
+    impl->by_id.emplace(v.id, i);
+  }
+  if (next_row != m.num_vectors ||
+      static_cast<std::int64_t>(impl->volumes.size()) != m.num_volumes) {
+    fail(ErrorKind::kInvalidInput,
+         "{}: the catalog holds {} volumes with {} slices, the manifest says {} and {}",
+         impl->gen_dir.string(), impl->volumes.size(), next_row, m.num_volumes, m.num_vectors);
+  }
+  const auto ann_name = index::ann_file_name(m.spec);
+  impl->ann = index::open_ann(
+      m.spec, ann_name.empty() ? std::filesystem::path() : impl->gen_dir / ann_name, impl->rows);
+  return std::unique_ptr<Index>(new Index(std::move(impl)));
+}
+
+const std::filesystem::path& Index::dir() const {
+  return impl_->dir;
+}
+std::int64_t Index::generation() const {
+  return impl_->manifest.generation;
+}
+const IndexSpec& Index::spec() const {
+  return impl_->manifest.spec;
+}
+const EmbedderIdentity& Index::embedder() const {
+  return impl_->manifest.embedder;
+}
+int Index::dim() const {
+  return impl_->manifest.embedder.dim;
+}
+std::int64_t Index::num_vectors() const {
+  return impl_->manifest.num_vectors;
+}
+std::span<const IndexedVolume> Index::volumes() const {
+  return impl_->volumes;
+}
+
+const IndexedVolume* Index::find(std::string_view id) const {
+  const auto it = impl_->by_id.find(std::string(id));
+  return it == impl_->by_id.end() ? nullptr : &impl_->volumes[it->second];
+}
+
+std::size_t Index::volume_of_row(std::int64_t row) const {
+  const auto& f = impl_->first_rows;
+  const auto it = std::upper_bound(f.begin(), f.end(), row);
+  return static_cast<std::size_t>(it - f.begin()) - 1;
+}
+
+std::span<const float> Index::vectors() const {
+  return {impl_->rows.data, static_cast<std::size_t>(impl_->rows.n * impl_->rows.dim)};
+}
+
+std::span<const float> Index::volume_vectors(std::size_t volume) const {
+  const auto& v = impl_->volumes.at(volume);
+  return vectors().subspan(static_cast<std::size_t>(v.first_row * dim()),
+                           static_cast<std::size_t>(v.num_slices * dim()));
+}
+
+VolumeVectors Index::labels(std::size_t volume) const {
+  return impl_->catalog->labels(impl_->volumes.at(volume));
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> Index::file_sizes() const {
+  std::vector<std::pair<std::string, std::uint64_t>> out;
+  std::error_code ec;
+  out.emplace_back(index::kManifestFile,
+                   std::filesystem::file_size(impl_->gen_dir / index::kManifestFile, ec));
+  for (const auto& f : impl_->manifest.files) out.emplace_back(f.name, f.bytes);
+  return out;
+}
+
+void Index::search(std::span<const float> queries, std::int64_t n, int k, const AnnParams& params,
+                   std::span<std::int64_t> ids, std::span<float> sims) const {
+  const auto need = static_cast<std::size_t>(n * k);
+  if (n < 0 || k <= 0 || queries.size() != static_cast<std::size_t>(n * dim()) ||
+      ids.size() < need || sims.size() < need) {
+    fail(ErrorKind::kInternal,
+         "Index::search: {} query floats for n={} of dim {}, k={}, outputs {}/{}", queries.size(),
+         n, dim(), k, ids.size(), sims.size());
+  }
+  if (n == 0) return;
+  impl_->ann->search(queries.data(), n, k, params, ids.data(), sims.data());
+}
+
+}  // namespace voxir

@@ -1,0 +1,209 @@
+// From volumes on disk to index generations: naming, reading, embedding, labelling.
+#include "index/ann.h"
+#include "voxir/dataset.h"
+#include "voxir/embed.h"
+#include "voxir/error.h"
+#include "voxir/index.h"
+#include "voxir/labels.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <exception>
+#include <set>
+#include <thread>
+
+namespace voxir {
+namespace {
+
+std::string strip_nifti_suffix(std::string name) {
+  for (const std::string suffix : {".nii.gz", ".nii"}) {
+    if (name.size() > suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      return name.substr(0, name.size() - suffix.size());
+    }
+  }
+  return name;
+}
+
+std::string unique_id(const std::string& base, std::set<std::string>& taken) {
+  std::string id = base.empty() ? "volume" : base;
+  for (int n = 2; taken.count(id) != 0; ++n) id = fmt::format("{}-{}", base, n);
+  taken.insert(id);
+  return id;
+}
+
+EmbedderIdentity identity_of(const Embedder& embedder) {
+  return {embedder.spec(), embedder.fingerprint(), embedder.dim()};
+}
+
+// Embeds and stages every source; a volume that fails is reported and skipped.
+std::vector<VolumeVectors> ingest_all(std::span<const VolumeSource> sources,
+                                      const Embedder& embedder, const BuildOptions& options,
+                                      BuildReport& report) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<VolumeVectors> out;
+  BuildProgress progress;
+  progress.volumes_total = sources.size();
+  progress.stage = "embedding";
+  for (const auto& source : sources) {
+    try {
+      out.push_back(ingest_volume(source, embedder, options.threads));
+      progress.slices_done += out.back().volume.num_slices;
+    } catch (const Error& e) {
+      report.skipped.emplace_back(source.path.string(), e.what());
+    }
+    ++progress.volumes_done;
+    progress.current = source.id.empty() ? source.path.string() : source.id;
+    progress.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (options.progress) options.progress(progress);
+  }
+  if (out.empty()) {
+    fail(ErrorKind::kInvalidInput, "no volume could be indexed{}",
+         report.skipped.empty() ? std::string()
+                                : fmt::format(" (first failure: {}: {})", report.skipped[0].first,
+                                              report.skipped[0].second));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string volume_id_for_path(const std::filesystem::path& path) {
+  auto p = path.lexically_normal();
+  if (!p.has_filename()) p = p.parent_path();  // "dir/" -> "dir"
+  std::error_code ec;
+  if (std::filesystem::is_directory(p, ec)) return p.filename().string();
+  const std::string stem = strip_nifti_suffix(p.filename().string());
+  if ((stem == "ct" || stem == "image") && p.has_parent_path()) {
+    const auto parent = std::filesystem::absolute(p, ec).parent_path().filename().string();
+    if (!parent.empty()) return parent;
+  }
+  return stem;
+}
+
+std::vector<VolumeSource> sources_from_paths(std::span<const std::filesystem::path> paths,
+                                             std::span<const std::string> taken_ids) {
+  std::set<std::string> taken(taken_ids.begin(), taken_ids.end());
+  std::vector<VolumeSource> out;
+  for (const auto& path : paths) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec) && std::filesystem::exists(path / "meta.csv", ec)) {
+      const Dataset dataset = Dataset::open(path);
+      for (const auto& subject : dataset.subjects()) {
+        VolumeSource s;
+        s.id = subject.id;  // kept as is: a clash with an indexed volume is an error, not a rename
+        taken.insert(subject.id);
+        s.path = subject.ct;
+        if (std::filesystem::is_directory(subject.segmentations, ec))
+          s.labels = subject.segmentations;
+        s.split = subject.split;
+        s.metadata_json = nlohmann::json(subject.meta).dump();
+        out.push_back(std::move(s));
+      }
+      continue;
+    }
+    VolumeSource s;
+    s.id = unique_id(volume_id_for_path(path), taken);
+    s.path = path;
+    // TS layout of a loose subject: <id>/ct.nii.gz beside <id>/segmentations/.
+    const auto segmentations = std::filesystem::absolute(path, ec).parent_path() / "segmentations";
+    if (!std::filesystem::is_directory(path, ec) &&
+        std::filesystem::is_directory(segmentations, ec)) {
+      s.labels = segmentations;
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+VolumeVectors ingest_volume(const VolumeSource& source, const Embedder& embedder, int threads) {
+  return with_context(fmt::format("indexing {}", source.path.string()), [&] {
+    const Volume volume = read_volume(source.path);
+    VolumeVectors out;
+    out.volume.id = source.id.empty() ? volume_id_for_path(source.path) : source.id;
+    std::error_code ec;  // absolute, so the catalog means the same from any working directory
+    out.volume.source = std::filesystem::absolute(source.path, ec).lexically_normal().string();
+    out.volume.dims = volume.dims();
+    out.volume.spacing = volume.spacing();
+    out.volume.split = source.split;
+    out.volume.metadata_json = source.metadata_json.empty() ? "{}" : source.metadata_json;
+    out.volume.num_slices = volume.nz();
+    if (volume.nz() <= 0) fail(ErrorKind::kInvalidInput, "the volume has no slices");
+    const auto dim = static_cast<std::size_t>(embedder.dim());
+    out.vectors.resize(static_cast<std::size_t>(volume.nz()) * dim);
+    // Embedders are thread-safe; split the slices into one contiguous run per thread.
+    const auto n_threads = std::min<std::int64_t>(index::resolve_threads(threads), volume.nz());
+    std::vector<std::thread> pool;
+    std::vector<std::exception_ptr> errors(static_cast<std::size_t>(n_threads));
+    for (std::int64_t t = 0; t < n_threads; ++t) {
+      const std::int64_t k0 = volume.nz() * t / n_threads;
+      const std::int64_t k1 = volume.nz() * (t + 1) / n_threads;
+      pool.emplace_back([&, t, k0, k1] {
+        try {
+          embedder.embed(volume, k0, k1,
+                         std::span<float>(out.vectors)
+                             .subspan(static_cast<std::size_t>(k0) * dim,
+                                      static_cast<std::size_t>(k1 - k0) * dim));
+        } catch (...) {
+          errors[static_cast<std::size_t>(t)] = std::current_exception();
+        }
+      });
+    }
+    for (auto& t : pool) t.join();
+    for (const auto& e : errors) {
+      if (e) std::rethrow_exception(e);
+    }
+    if (!source.labels.empty()) {
+      const SliceLabels labels =
+          with_context(fmt::format("reading labels {}", source.labels.string()),
+                       [&] { return read_labels(source.labels, volume); });
+      const auto classes = labels.catalog().classes().size();
+      out.presence_bytes = static_cast<int>((classes + 7) / 8);
+      out.presence.assign(static_cast<std::size_t>(volume.nz() * out.presence_bytes), 0);
+      for (std::size_t c = 0; c < classes; ++c) {
+        for (std::int64_t k = 0; k < volume.nz(); ++k) {
+          if (labels.present(static_cast<int>(c), k)) {
+            out.presence[static_cast<std::size_t>(k * out.presence_bytes) + c / 8] |=
+                static_cast<std::uint8_t>(1u << (c % 8));
+          }
+        }
+      }
+    }
+    return out;
+  });
+}
+
+BuildReport build_index(const std::filesystem::path& dir, std::span<const VolumeSource> sources,
+                        const Embedder& embedder, const BuildOptions& options) {
+  options.index.validate(embedder.dim());
+  BuildReport report;
+  auto staged = ingest_all(sources, embedder, options, report);
+  auto written = write_generation(dir, /*create=*/true, options.index, identity_of(embedder),
+                                  std::move(staged), {}, options);
+  written.skipped = std::move(report.skipped);
+  return written;
+}
+
+BuildReport add_to_index(const std::filesystem::path& dir, std::span<const VolumeSource> sources,
+                         const Embedder& embedder, const BuildOptions& options) {
+  {
+    const auto index = Index::open(dir);
+    check_same_embedder(index->embedder(), identity_of(embedder));
+  }
+  BuildReport report;
+  auto staged = ingest_all(sources, embedder, options, report);
+  auto written = write_generation(dir, /*create=*/false, {}, {}, std::move(staged), {}, options);
+  written.skipped = std::move(report.skipped);
+  return written;
+}
+
+BuildReport remove_from_index(const std::filesystem::path& dir, std::string_view volume_id,
+                              const BuildOptions& options) {
+  const std::string id(volume_id);
+  return write_generation(dir, /*create=*/false, {}, {}, {}, std::span<const std::string>(&id, 1),
+                          options);
+}
+
+}  // namespace voxir

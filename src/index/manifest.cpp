@@ -1,0 +1,142 @@
+#include "index/manifest.h"
+
+#include "util/file.h"
+#include "voxir/error.h"
+
+#include <zlib.h>
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <fstream>
+
+namespace voxir::index {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+std::uint32_t crc_of_text(const std::string& text) {
+  return crc32_update(0, text.data(), text.size());
+}
+
+}  // namespace
+
+std::uint32_t crc32_update(std::uint32_t crc, const void* data, std::size_t bytes) {
+  auto* p = static_cast<const Bytef*>(data);
+  uLong c = crc;
+  while (bytes > 0) {  // zlib takes uInt lengths
+    const auto chunk = static_cast<uInt>(std::min<std::size_t>(bytes, std::size_t{1} << 30));
+    c = ::crc32(c, p, chunk);
+    p += chunk;
+    bytes -= chunk;
+  }
+  return static_cast<std::uint32_t>(c);
+}
+
+std::uint32_t crc32_of_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(ErrorKind::kNotFound, "{}: cannot open", path.string());
+  std::vector<char> buffer(std::size_t{1} << 22);
+  std::uint32_t crc = 0;
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    crc = crc32_update(crc, buffer.data(), static_cast<std::size_t>(in.gcount()));
+  }
+  if (in.bad()) fail(ErrorKind::kIo, "{}: read failed", path.string());
+  return crc;
+}
+
+std::string manifest_to_json(const Manifest& m) {
+  Json j;
+  j["format"] = "voxir-index";
+  j["format_version"] = m.format_version;
+  j["generation"] = m.generation;
+  j["created"] = m.created;
+  j["embedder"] = {
+      {"spec", m.embedder.spec}, {"fingerprint", m.embedder.fingerprint}, {"dim", m.embedder.dim}};
+  j["index"] = m.spec.str();
+  j["vector_dtype"] = m.vector_dtype;
+  j["counts"] = {{"volumes", m.num_volumes}, {"vectors", m.num_vectors}};
+  Json files = Json::object();
+  for (const auto& f : m.files)
+    files[f.name] = {{"bytes", f.bytes}, {"crc32", fmt::format("{:08x}", f.crc32)}};
+  j["files"] = files;
+  j["checksum"] = fmt::format("{:08x}", crc_of_text(j.dump(2)));
+  return j.dump(2) + "\n";
+}
+
+Manifest manifest_from_json(const std::string& text, const std::filesystem::path& file) {
+  Json j;
+  try {
+    j = Json::parse(text);
+  } catch (const std::exception& e) {
+    fail(ErrorKind::kInvalidInput, "{}: not valid JSON ({})", file.string(), e.what());
+  }
+  try {
+    if (j.value("format", "") != "voxir-index") {
+      fail(ErrorKind::kInvalidInput,
+           "{}: not a voxir index manifest (\"format\" is not \"voxir-index\")", file.string());
+    }
+    const std::string stored = j.at("checksum").get<std::string>();
+    j.erase("checksum");
+    const std::string actual = fmt::format("{:08x}", crc_of_text(j.dump(2)));
+    if (stored != actual) {
+      fail(ErrorKind::kInvalidInput,
+           "{}: manifest checksum mismatch (stored {}, content has {}): the file "
+           "was edited or damaged",
+           file.string(), stored, actual);
+    }
+    Manifest m;
+    m.format_version = j.at("format_version").get<int>();
+    if (m.format_version != kFormatVersion) {
+      fail(ErrorKind::kUnsupported, "{}: index format version {} (this voxir reads version {})",
+           file.string(), m.format_version, kFormatVersion);
+    }
+    m.generation = j.at("generation").get<std::int64_t>();
+    m.created = j.at("created").get<std::string>();
+    const auto& e = j.at("embedder");
+    m.embedder = {e.at("spec").get<std::string>(), e.at("fingerprint").get<std::string>(),
+                  e.at("dim").get<int>()};
+    m.spec = IndexSpec::parse(j.at("index").get<std::string>());
+    m.vector_dtype = j.at("vector_dtype").get<std::string>();
+    m.num_volumes = j.at("counts").at("volumes").get<std::int64_t>();
+    m.num_vectors = j.at("counts").at("vectors").get<std::int64_t>();
+    for (const auto& [name, f] : j.at("files").items()) {
+      m.files.push_back(
+          {name, f.at("bytes").get<std::uint64_t>(),
+           static_cast<std::uint32_t>(std::stoul(f.at("crc32").get<std::string>(), nullptr, 16))});
+    }
+    return m;
+  } catch (const Error& err) {
+    throw err.kind() == ErrorKind::kUsage
+        ? Error(ErrorKind::kInvalidInput, fmt::format("{}: {}", file.string(), err.what()))
+        : err;
+  } catch (const std::exception& err) {
+    fail(ErrorKind::kInvalidInput, "{}: malformed manifest: {}", file.string(), err.what());
+  }
+}
+
+std::string generation_name(std::int64_t generation) {
+  return fmt::format("gen-{:06d}", generation);
+}
+
+std::filesystem::path current_generation(const std::filesystem::path& dir) {
+  const auto pointer = dir / kCurrentFile;
+  std::error_code ec;
+  if (!std::filesystem::exists(pointer, ec)) {
+    fail(ErrorKind::kNotFound, "{}: not a voxir index (no {} file)", dir.string(), kCurrentFile);
+  }
+  std::string name = read_text_file(pointer);
+  while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) name.pop_back();
+  if (name.rfind("gen-", 0) != 0 || name.find('/') != std::string::npos) {
+    fail(ErrorKind::kInvalidInput, "{}: holds \"{}\", expected a generation name like gen-000001",
+         pointer.string(), name);
+  }
+  const auto gen = dir / name;
+  if (!std::filesystem::is_directory(gen, ec)) {
+    fail(ErrorKind::kInvalidInput, "{}: points to {}, which does not exist", pointer.string(),
+         name);
+  }
+  return gen;
+}
+
+}  // namespace voxir::index

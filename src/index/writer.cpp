@@ -1,0 +1,291 @@
+// Writing a new index generation and switching to it. Crash safety comes from the order: every
+// file of gen-N+1 is written and fsynced, then its manifest, then CURRENT is replaced atomically
+// (write_file_atomic). Until that rename, readers and a crash see generation N only; an aborted
+// write removes its folder, and a crash leaves a folder that the next write removes.
+#include "index/ann.h"
+#include "index/catalog.h"
+#include "index/manifest.h"
+#include "index/mapped_file.h"
+#include "util/file.h"
+#include "voxir/error.h"
+#include "voxir/index.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <set>
+#include <unordered_set>
+
+namespace voxir {
+namespace {
+
+// An exclusive lock on <dir>/LOCK for the duration of a write: two writers would both pick
+// generation N+1.
+class WriteLock {
+ public:
+  explicit WriteLock(const std::filesystem::path& dir) {
+    const auto path = dir / index::kLockFile;
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) fail(ErrorKind::kIo, "{}: cannot create: {}", path.string(), std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      fail(ErrorKind::kUsage, "{}: another voxir process is writing this index", dir.string());
+    }
+  }
+  ~WriteLock() { ::close(fd_); }
+  WriteLock(const WriteLock&) = delete;
+  WriteLock& operator=(const WriteLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+void sync_path(const std::filesystem::path& path, bool directory) {
+  const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0)
+    fail(ErrorKind::kIo, "{}: cannot open to sync: {}", path.string(), std::strerror(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) fail(ErrorKind::kIo, "{}: fsync failed: {}", path.string(), std::strerror(err));
+}
+
+// Streams float rows to a file, keeping the CRC as it goes.
+class VectorFileWriter {
+ public:
+  explicit VectorFileWriter(std::filesystem::path path) : path_(std::move(path)) {
+    file_ = std::fopen(path_.c_str(), "wb");
+    if (file_ == nullptr)
+      fail(ErrorKind::kIo, "{}: cannot create: {}", path_.string(), std::strerror(errno));
+  }
+  ~VectorFileWriter() {
+    if (file_ != nullptr) std::fclose(file_);
+  }
+  VectorFileWriter(const VectorFileWriter&) = delete;
+  VectorFileWriter& operator=(const VectorFileWriter&) = delete;
+  void write(std::span<const float> values) {
+    const auto bytes = values.size() * sizeof(float);
+    if (std::fwrite(values.data(), 1, bytes, file_) != bytes) {
+      fail(ErrorKind::kIo, "{}: write failed: {}", path_.string(), std::strerror(errno));
+    }
+    crc_ = index::crc32_update(crc_, values.data(), bytes);
+    bytes_ += bytes;
+  }
+  index::FileEntry close() {
+    const bool ok = std::fflush(file_) == 0 && ::fsync(::fileno(file_)) == 0;
+    const int err = errno;
+    std::fclose(file_);
+    file_ = nullptr;
+    if (!ok) fail(ErrorKind::kIo, "{}: flushing failed: {}", path_.string(), std::strerror(err));
+    return {path_.filename().string(), bytes_, crc_};
+  }
+
+ private:
+  std::filesystem::path path_;
+  std::FILE* file_ = nullptr;
+  std::uint32_t crc_ = 0;
+  std::uint64_t bytes_ = 0;
+};
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// Highest generation number among gen-* folders (complete or not).
+std::int64_t highest_generation(const std::filesystem::path& dir) {
+  std::int64_t best = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const auto name = entry.path().filename().string();
+    if (name.rfind("gen-", 0) == 0) {
+      try {
+        best = std::max<std::int64_t>(best, std::stoll(name.substr(4)));
+      } catch (const std::exception&) {
+      }
+    }
+  }
+  return best;
+}
+
+void remove_other_generations(const std::filesystem::path& dir, const std::string& keep) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const auto name = entry.path().filename().string();
+    if (name.rfind("gen-", 0) == 0 && name != keep) std::filesystem::remove_all(entry.path(), ec);
+  }
+}
+
+void report(const BuildOptions& options, BuildProgress progress, const char* stage,
+            std::chrono::steady_clock::time_point start) {
+  if (!options.progress) return;
+  progress.stage = stage;
+  progress.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  options.progress(progress);
+}
+
+}  // namespace
+
+BuildReport write_generation(const std::filesystem::path& dir, bool create,
+                             const IndexSpec& spec_in, const EmbedderIdentity& identity_in,
+                             std::vector<VolumeVectors> add, std::span<const std::string> remove,
+                             const BuildOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  std::error_code ec;
+  if (create) {
+    std::filesystem::create_directories(dir, ec);
+    if (ec)
+      fail(ErrorKind::kIo, "{}: cannot create the index folder: {}", dir.string(), ec.message());
+    if (!std::filesystem::exists(dir / index::kCurrentFile)) {
+      for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        const auto name = entry.path().filename().string();
+        if (name != index::kLockFile && name.rfind("gen-", 0) != 0) {
+          fail(ErrorKind::kUsage,
+               "{}: exists and is not a voxir index (holds {}); refusing to write into it",
+               dir.string(), name);
+        }
+      }
+    }
+  }
+  const WriteLock lock(dir);
+  std::unique_ptr<Index> old;
+  if (!create) old = Index::open(dir);
+  const IndexSpec spec = old ? old->spec() : spec_in;
+  const EmbedderIdentity identity = old ? old->embedder() : identity_in;
+  spec.validate(identity.dim);
+
+  // Which old volumes stay, and are the new ids free?
+  const std::set<std::string> removed(remove.begin(), remove.end());
+  for (const auto& id : removed) {
+    if (old == nullptr || old->find(id) == nullptr) {
+      fail(ErrorKind::kNotFound, "{}: the index has no volume \"{}\"", dir.string(), id);
+    }
+  }
+  std::vector<IndexedVolume> volumes;
+  std::vector<std::size_t> kept;  // positions in old->volumes()
+  std::unordered_set<std::string> ids;
+  if (old) {
+    for (std::size_t i = 0; i < old->volumes().size(); ++i) {
+      if (removed.count(old->volumes()[i].id) != 0) continue;
+      kept.push_back(i);
+      volumes.push_back(old->volumes()[i]);
+      ids.insert(old->volumes()[i].id);
+    }
+  }
+  for (const auto& v : add) {
+    if (v.volume.id.empty() || !ids.insert(v.volume.id).second) {
+      fail(ErrorKind::kInvalidInput, "volume id \"{}\" is empty or already in the index",
+           v.volume.id);
+    }
+    if (v.vectors.size() != static_cast<std::size_t>(v.volume.num_slices * identity.dim) ||
+        v.volume.num_slices <= 0) {
+      fail(ErrorKind::kInternal, "volume {}: {} floats for {} slices of dimension {}", v.volume.id,
+           v.vectors.size(), v.volume.num_slices, identity.dim);
+    }
+    volumes.push_back(v.volume);
+  }
+  if (volumes.empty())
+    fail(ErrorKind::kUsage, "{}: an index needs at least one volume", dir.string());
+
+  const std::int64_t generation =
+      std::max(old ? old->generation() : 0, highest_generation(dir)) + 1;
+  const std::string gen_name = index::generation_name(generation);
+  const auto gen_dir = dir / gen_name;
+  std::filesystem::remove_all(gen_dir, ec);
+  std::filesystem::create_directory(gen_dir, ec);
+  if (ec) fail(ErrorKind::kIo, "{}: cannot create: {}", gen_dir.string(), ec.message());
+
+  BuildReport result;
+  BuildProgress progress;
+  progress.volumes_total = add.size();
+  progress.volumes_done = add.size();
+  try {
+    index::Manifest manifest;
+    manifest.generation = generation;
+    manifest.created = utc_now();
+    manifest.embedder = identity;
+    manifest.spec = spec;
+
+    // Vectors: kept volumes in their old order, then the new ones.
+    report(options, progress, "writing vectors", start);
+    VectorFileWriter writer(gen_dir / index::kVectorsFile);
+    std::int64_t row = 0;
+    for (std::size_t i = 0; i < kept.size(); ++i) {
+      writer.write(old->volume_vectors(kept[i]));
+      volumes[i].first_row = row;
+      row += volumes[i].num_slices;
+    }
+    for (std::size_t a = 0; a < add.size(); ++a) {
+      writer.write(add[a].vectors);
+      volumes[kept.size() + a].first_row = row;
+      row += add[a].volume.num_slices;
+      result.slices_added += add[a].volume.num_slices;
+    }
+    manifest.files.push_back(writer.close());
+    manifest.num_vectors = row;
+    manifest.num_volumes = static_cast<std::int64_t>(volumes.size());
+
+    // Search structure, extended from the old one when the old rows are an unchanged prefix.
+    const auto ann_name = index::ann_file_name(spec);
+    if (!ann_name.empty()) {
+      report(options, progress, "building index", start);
+      const index::MappedFile mapped(gen_dir / index::kVectorsFile);
+      const index::RowVectors rows{reinterpret_cast<const float*>(mapped.bytes().data()), row,
+                                   identity.dim};
+      std::filesystem::path previous;
+      std::int64_t previous_rows = 0;
+      if (old && old->spec() == spec) {
+        previous = index::current_generation(dir) / ann_name;
+        previous_rows = removed.empty() ? old->num_vectors() : 0;
+      }
+      index::build_ann(spec, rows, previous, previous_rows, gen_dir / ann_name, options.threads);
+      sync_path(gen_dir / ann_name, false);
+      const auto bytes = std::filesystem::file_size(gen_dir / ann_name);
+      manifest.files.push_back({ann_name, bytes, index::crc32_of_file(gen_dir / ann_name)});
+    }
+
+    report(options, progress, "writing catalog", start);
+    index::write_catalog(gen_dir / index::kCatalogFile, volumes, [&](std::size_t i) {
+      if (i < kept.size()) return old->labels(kept[i]);
+      VolumeVectors labels;
+      labels.presence_bytes = add[i - kept.size()].presence_bytes;
+      labels.presence = std::move(add[i - kept.size()].presence);
+      return labels;
+    });
+    sync_path(gen_dir / index::kCatalogFile, false);
+    manifest.files.push_back({index::kCatalogFile,
+                              std::filesystem::file_size(gen_dir / index::kCatalogFile),
+                              index::crc32_of_file(gen_dir / index::kCatalogFile)});
+
+    const std::string text = index::manifest_to_json(manifest);
+    write_file_atomic(gen_dir / index::kManifestFile,
+                      {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
+    sync_path(gen_dir, true);
+    report(options, progress, "switching", start);  // last chance to abort
+    const std::string pointer = gen_name + "\n";
+    write_file_atomic(dir / index::kCurrentFile,
+                      {reinterpret_cast<const std::uint8_t*>(pointer.data()), pointer.size()});
+    sync_path(dir, true);
+  } catch (...) {
+    std::filesystem::remove_all(gen_dir, ec);
+    throw;
+  }
+  old.reset();
+  remove_other_generations(dir, gen_name);
+  result.volumes_added = add.size();
+  result.generation = generation;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace voxir
