@@ -294,7 +294,46 @@ int main(int argc, char** argv) {
       fmt::print("  exact candidates / bare faiss (p50): {:.2f}x\n",
                  percentile(times.candidates, 0.5) / percentile(bare, 0.5));
     }
+    // Recall / latency trade-off of the candidate stage under per-query knobs (AnnParams).
+    nlohmann::ordered_json sweep = nlohmann::ordered_json::array();
+    std::vector<voxir::AnnParams> knobs;
+    if (spec.type == voxir::IndexSpec::Type::kHnsw) {
+      for (const int ef : {16, 32, 64, 128, 256}) knobs.push_back({.ef_search = ef});
+    } else if (spec.type == voxir::IndexSpec::Type::kIvfPq) {
+      for (const int np : {16, 32, 128}) {
+        for (const int rf : {1, 10, 50}) knobs.push_back({.nprobe = np, .refine = rf});
+      }
+    }
+    for (const auto& ann : knobs) {
+      if (exact_ids.size() != queries.size()) break;
+      std::vector<double> ms;
+      double rsum = 0;
+      for (std::size_t q = 2; q < queries.size(); ++q) {
+        std::vector<std::int64_t> ids(static_cast<std::size_t>(n * cfg.k));
+        std::vector<float> sims(ids.size());
+        const auto t0 = Clock::now();
+        index->search(queries[q], n, cfg.k, ann, ids, sims);
+        ms.push_back(ms_since(t0));
+        std::size_t found = 0;
+        for (std::int64_t i = 0; i < n; ++i) {
+          const std::set<std::int64_t> truth(exact_ids[q].begin() + i * cfg.k,
+                                             exact_ids[q].begin() + (i + 1) * cfg.k);
+          for (int r = 0; r < cfg.k; ++r)
+            found += truth.count(ids[static_cast<std::size_t>(i * cfg.k + r)]);
+        }
+        rsum += double(found) / double(n * cfg.k);
+      }
+      fmt::print("  candidates with ef {} nprobe {} refine {}: recall@{} {:.4f}, p50 {:.2f} ms\n",
+                 ann.ef_search, ann.nprobe, ann.refine, cfg.k, rsum / cfg.queries,
+                 percentile(ms, 0.5));
+      sweep.push_back({{"ef_search", ann.ef_search},
+                       {"nprobe", ann.nprobe},
+                       {"refine", ann.refine},
+                       {"recall_at_k", rsum / cfg.queries},
+                       {"candidates_p50_ms", percentile(ms, 0.5)}});
+    }
     runs.push_back({{"spec", spec.str()},
+                    {"sweep", sweep},
                     {"build_s", build_s},
                     {"bytes_per_vector", per_vector},
                     {"ann_bytes_per_vector", double(ann_bytes) / double(index->num_vectors())},

@@ -18,9 +18,9 @@ TEST(IndexSpec, ParsesAndRoundTrips) {
       {"HNSW32", "HNSW32,efc200,ef64"},
       {"HNSW16,ef100", "HNSW16,efc200,ef100"},
       {"HNSW48,efc400,ef128", "HNSW48,efc400,ef128"},
-      {"IVF256,PQ16", "IVF256,PQ16,nprobe32,refine10"},
+      {"IVF256,PQ16", "IVF256,PQ16,nprobe16,refine50"},
       {"IVF1024,PQ48,nprobe8,refine1", "IVF1024,PQ48,nprobe8,refine1"},
-      {" IVF64 , PQ8 , refine4", "IVF64,PQ8,nprobe32,refine4"},
+      {" IVF64 , PQ8 , refine4", "IVF64,PQ8,nprobe16,refine4"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.input);
