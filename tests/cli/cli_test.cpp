@@ -1,6 +1,5 @@
 // Golden tests of the voxir binary: exit codes, JSON shape and facts on the real samples.
 #include "testutil/dicom_files.h"
-#include "testutil/phantoms.h"
 #include "testutil/shared_data.h"
 #include "testutil/temp_dir.h"
 
@@ -178,21 +177,16 @@ TEST(Cli, InfoOnDicomSeriesWithItsV2Labels) {
   EXPECT_LT(j["labels"]["vertebrae_T12"][1].get<int>(), j["labels"]["vertebrae_T11"][1].get<int>());
 }
 
-// Index and search through the binary, on phantoms, with the default (built-in) embedder.
+// Index and search through the binary, on synthetic phantoms (voxir synth), with the default
+// (built-in) embedder.
 TEST(Cli, IndexBuildInfoSearchAddRemove) {
   voxir::testing::TempDir tmp;
-  std::string inputs;
-  std::vector<voxir::testing::Phantom> phantoms;
-  for (int s = 0; s < 6; ++s) {
-    std::filesystem::create_directories(tmp / fmt::format("p{}", s));
-    phantoms.push_back(voxir::testing::write_phantom(tmp / fmt::format("p{}", s) / "ct.nii.gz", s));
-    if (s < 5) inputs += fmt::format(" {}", phantoms.back().path.string());
-  }
+  const auto ds = tmp / "ds";
+  CliRun r = run_voxir("synth " + ds.string() + " --subjects 6 --seed 3 --spacing 5 --region abdomen --quiet");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto ct = [&](int s) { return (ds / fmt::format("s{:04d}", s) / "ct.nii.gz").string(); };
   const std::string index = (tmp / "index").string();
-  CliRun r = run_voxir("index build " + index + inputs + " --index HNSW16");
-  if (r.code == 5 && r.out.find("no embedder is merged") != std::string::npos) {
-    GTEST_SKIP() << "the built-in embedder is not merged yet: " << r.out;
-  }
+  r = run_voxir(fmt::format("index build {} {} {} {} {} {} --index HNSW16", index, ct(1), ct(2), ct(3), ct(4), ct(5)));
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("embedded 5/5 volumes"), std::string::npos) << r.out;  // plain progress lines: no tty
 
@@ -201,46 +195,56 @@ TEST(Cli, IndexBuildInfoSearchAddRemove) {
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["volumes"], 5);
   EXPECT_EQ(j["index"], "HNSW16,efc200,ef64");
-  EXPECT_EQ(j["volume_list"][2]["id"], "p2");
+  EXPECT_EQ(j["volume_list"][2]["id"], "s0003");
 
-  const auto& q = phantoms[2];
-  const std::string slices = fmt::format(" --slices {}:{}", q.organ0, q.organ1);
-  r = run_voxir("search --json " + index + " " + q.path.string() + slices);
+  // The query's liver extent, from its labels.
+  const std::string labels = (ds / "s0003" / "segmentations").string();
+  r = run_voxir("info --json " + ct(3) + " --labels " + labels);
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto liver = nlohmann::json::parse(r.out)["labels"]["liver"];
+  ASSERT_TRUE(liver.is_array()) << r.out;
+  const int first = liver[0].get<int>();
+  const int last = liver[1].get<int>();
+
+  const std::string region = " --labels " + labels + " --region liver";
+  r = run_voxir("search --json " + index + " " + ct(3) + region);
   ASSERT_EQ(r.code, 0) << r.out;
   j = nlohmann::json::parse(r.out);
   ASSERT_FALSE(j["results"].empty());
-  EXPECT_EQ(j["results"][0]["volume"], "p2");
-  EXPECT_EQ(j["results"][0]["path"], q.path.string());
-  // Each query slice aligns to itself; the central 80% of them span the organ minus its ends.
-  const auto drop = (q.organ1 - q.organ0 + 1) / 10;
-  EXPECT_EQ(j["results"][0]["location"], nlohmann::json::array({q.organ0 + drop, q.organ1 - drop}));
-  EXPECT_EQ(j["results"][0]["alignment"].size(), static_cast<std::size_t>(q.organ1 - q.organ0 + 1));
+  EXPECT_EQ(j["query"]["slices"], nlohmann::json::array({first, last}));
+  EXPECT_EQ(j["results"][0]["volume"], "s0003");
+  EXPECT_EQ(j["results"][0]["path"], std::filesystem::absolute(ct(3)).string());
+  // Its own region: located inside the liver's extent, one aligned slice per query slice.
+  EXPECT_GE(j["results"][0]["location"][0].get<int>(), first);
+  EXPECT_LE(j["results"][0]["location"][1].get<int>(), last);
+  EXPECT_EQ(j["results"][0]["alignment"].size(), static_cast<std::size_t>(last - first + 1));
   for (const char* stage : {"embed", "candidates", "aggregate", "rerank", "localize", "total"}) {
     EXPECT_TRUE(j["timings_ms"].contains(stage)) << stage;
   }
 
-  r = run_voxir("search --json --exclude-self --no-rerank --mode sum " + index + " " + q.path.string() + slices);
+  r = run_voxir("search --json --exclude-self --no-rerank --mode sum " + index + " " + ct(3) + region);
   ASSERT_EQ(r.code, 0) << r.out;
   j = nlohmann::json::parse(r.out);
-  for (const auto& res : j["results"]) EXPECT_NE(res["volume"], "p2");
+  EXPECT_FALSE(j["results"].empty());
+  for (const auto& res : j["results"]) EXPECT_NE(res["volume"], "s0003");
 
-  r = run_voxir("search " + index + " " + q.path.string() + " --top 3");  // text table
+  r = run_voxir("search " + index + " " + ct(3) + " --top 3");  // text table
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("rank"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("p2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("s0003"), std::string::npos) << r.out;
 
-  r = run_voxir("index add " + index + " " + phantoms[5].path.string() + " " + phantoms[0].path.string());
+  r = run_voxir("index add " + index + " " + ct(6) + " " + ct(1));
   ASSERT_EQ(r.code, 0) << r.out;
-  r = run_voxir("index remove " + index + " p1");
+  r = run_voxir("index remove " + index + " s0002");
   ASSERT_EQ(r.code, 0) << r.out;
   r = run_voxir("index info --json --verify " + index);
   ASSERT_EQ(r.code, 0) << r.out;
   j = nlohmann::json::parse(r.out);
-  EXPECT_EQ(j["volumes"], 6);  // 5 + p5 + p0 again (as p0-2) - p1
+  EXPECT_EQ(j["volumes"], 6);  // 5 + s0006 + s0001 again (as s0001-2) - s0002
   EXPECT_EQ(j["generation"], 3);
-  EXPECT_EQ(run_voxir("index remove " + index + " p1").code, 4);
-  EXPECT_EQ(run_voxir("search " + index + " " + q.path.string() + " --slices 9:x").code, 2);
-  EXPECT_EQ(run_voxir("search " + index + " " + q.path.string() + " --slices 30:500").code, 2);
+  EXPECT_EQ(run_voxir("index remove " + index + " s0002").code, 4);
+  EXPECT_EQ(run_voxir("search " + index + " " + ct(3) + " --slices 9:x").code, 2);
+  EXPECT_EQ(run_voxir("search " + index + " " + ct(3) + " --slices 30:5000").code, 2);
 }
 
 TEST(Cli, IndexErrors) {
