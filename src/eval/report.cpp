@@ -292,6 +292,7 @@ ReportFiles write_report(const Json& report, const std::filesystem::path& out) {
   md += "\n## Localization, ranking and speed (region queries)\n\n| embedder | granularity | ranking | "
         "localization ratio @L | recall@1 | recall@5 | recall@10 | precision@1 | precision@5 | precision@10 | "
         "mAP@10 | MRR | p50 ms | p95 ms |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+  std::string index_lines;
   for (const auto& e : report["embedders"]) {
     for (const auto& gran : grans) {
       const Json& g = e["granularities"][gran];
@@ -308,13 +309,14 @@ ReportFiles write_report(const Json& report, const std::filesystem::path& out) {
       }
     }
     const Json& idx = e["index"];
-    md += fmt::format("\nIndex of `{}`: {}{}; slice-level recall against exact search: {}.\n",
-                      e["spec"].get<std::string>(), idx["spec"].get<std::string>(),
-                      idx.value("reused", false) ? ", reused from an earlier run"
-                                                 : fmt::format(", built in {:.1f} s", idx.value("build_s", 0.0)),
-                      idx["ann_recall_vs_exact"].is_null() ? "exact index" : number(idx["ann_recall_vs_exact"]));
+    index_lines += fmt::format("- Index of `{}`: {}{}; slice-level recall against exact search: {}.\n",
+                               e["spec"].get<std::string>(), idx["spec"].get<std::string>(),
+                               idx.value("reused", false) ? ", reused from an earlier run"
+                                                          : fmt::format(", built in {:.1f} s", idx.value("build_s", 0.0)),
+                               idx["ann_recall_vs_exact"].is_null() ? "exact index" : number(idx["ann_recall_vs_exact"]));
   }
 
+  md += "\n" + index_lines;
   md += "\n## Per-class recall\n";
   for (const auto& gran : grans)
     for (const char* mode : kModes) per_class_table(report, gran, mode, md, tables);
