@@ -4,7 +4,9 @@
 #include "voxir/synth.h"
 
 #include <fmt/core.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -32,9 +34,14 @@ int run_synth(SynthArgs& args) {
   const auto t0 = std::chrono::steady_clock::now();
   synth::Progress progress;
   if (!args.quiet) {
-    progress = [](int done, int total) {
-      fmt::print(stderr, "\rsynth: {}/{} subjects", done, total);
-      if (done == total) fmt::print(stderr, "\n");
+    // A redrawn line on a terminal; in a log, about ten plain lines.
+    progress = [tty = ::isatty(STDERR_FILENO) != 0](int done, int total) {
+      if (tty) {
+        fmt::print(stderr, "\rsynth: {}/{} subjects", done, total);
+        if (done == total) fmt::print(stderr, "\n");
+      } else if (done == total || done % std::max(1, total / 10) == 0) {
+        fmt::print(stderr, "synth: {}/{} subjects\n", done, total);
+      }
     };
   }
   const synth::DatasetSummary s = synth::write_dataset(args.out, args.options, progress);
