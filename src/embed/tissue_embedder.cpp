@@ -1,5 +1,6 @@
 #include "embed/tissue_embedder.h"
 
+#include "embed/embed_checks.h"
 #include "embed/parallel.h"
 #include "slicing/preprocess.h"
 #include "voxir/error.h"
@@ -140,15 +141,8 @@ class TissueEmbedder final : public Embedder {
 
   void embed(const Volume& volume, std::int64_t k0, std::int64_t k1,
              std::span<float> out) const override {
-    if (k0 < 0 || k1 > volume.nz() || k0 > k1) {
-      fail(ErrorKind::kUsage, "embed: slice range [{}, {}) outside the volume's 0..{}", k0, k1,
-           volume.nz());
-    }
+    check_embed_args(volume, k0, k1, out.size(), dim());
     const auto d = static_cast<std::size_t>(dim());
-    if (out.size() != static_cast<std::size_t>(k1 - k0) * d) {
-      fail(ErrorKind::kUsage, "embed: output holds {} floats, expected {} slices x {}", out.size(),
-           k1 - k0, d);
-    }
     parallel_chunks(k1 - k0, threads_, [&](std::int64_t b, std::int64_t e, int) {
       Work wk;
       for (std::int64_t i = b; i < e; ++i) {

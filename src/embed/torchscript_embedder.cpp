@@ -2,6 +2,7 @@
 #include "embed/torchscript_embedder.h"
 
 #include "embed/model_sidecar.h"
+#include "embed/embed_checks.h"
 #include "embed/parallel.h"
 #include "slicing/preprocess.h"
 #include "util/file.h"
@@ -82,15 +83,8 @@ class TorchScriptEmbedder final : public Embedder {
 
   void embed(const Volume& volume, std::int64_t k0, std::int64_t k1,
              std::span<float> out) const override {
-    if (k0 < 0 || k1 > volume.nz() || k0 > k1) {
-      fail(ErrorKind::kUsage, "embed: slice range [{}, {}) outside the volume's 0..{}", k0, k1,
-           volume.nz());
-    }
+    check_embed_args(volume, k0, k1, out.size(), dim());
     const auto d = static_cast<std::size_t>(dim());
-    if (out.size() != static_cast<std::size_t>(k1 - k0) * d) {
-      fail(ErrorKind::kUsage, "embed: output holds {} floats, expected {} slices x {}", out.size(),
-           k1 - k0, d);
-    }
     const Preprocessing& p = sidecar_.preprocessing;
     const std::size_t tensor = p.tensor_size();
     torch::NoGradGuard guard;
