@@ -8,6 +8,8 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
+
 #include <memory>
 
 namespace voxir::cli {
@@ -20,6 +22,8 @@ struct IndexArgs {
   std::string index = "HNSW32";
   std::string volume_id;
   int threads = 0;
+  std::string cache;
+  bool no_cache = false;
   bool json = false;
   bool verify = false;
   bool list_volumes = false;
@@ -37,16 +41,34 @@ int print_report(const BuildReport& report, const std::string& dir, const char* 
   return 0;
 }
 
+// $XDG_CACHE_HOME/voxir/embeddings, else ~/.cache/voxir/embeddings; empty when neither is known.
+std::filesystem::path default_cache() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
+    return std::filesystem::path(xdg) / "voxir" / "embeddings";
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    return std::filesystem::path(home) / ".cache" / "voxir" / "embeddings";
+  }
+  return {};
+}
+
+std::unique_ptr<Embedder> embedder_for(const std::string& spec, const IndexArgs& args) {
+  EmbedderOptions options;
+  options.threads = args.threads;
+  return make_embedder(spec, options);
+}
+
 BuildOptions build_options(const IndexArgs& args, ProgressBar& bar) {
   BuildOptions options;
   options.threads = args.threads;
+  if (!args.no_cache) options.embedding_cache = args.cache.empty() ? default_cache() : std::filesystem::path(args.cache);
   options.progress = [&bar](const BuildProgress& p) { bar.update(p); };
   return options;
 }
 
 int run_build(const IndexArgs& args) {
   const IndexSpec spec = IndexSpec::parse(args.index);  // usage errors before any slow work
-  const auto embedder = make_embedder(args.embedder);
+  const auto embedder = embedder_for(args.embedder, args);
   ProgressBar bar;
   BuildOptions options = build_options(args, bar);
   options.index = spec;
@@ -65,7 +87,7 @@ int run_add(const IndexArgs& args) {
     for (const auto& v : index->volumes()) taken.push_back(v.id);
     spec = index->embedder().spec;
   }
-  const auto embedder = make_embedder(spec);
+  const auto embedder = embedder_for(spec, args);
   ProgressBar bar;
   const auto paths = to_paths(args.inputs);
   const auto report =
@@ -156,6 +178,10 @@ void add_index_command(CLI::App& app, CommandRun& run) {
           "Index spec: Flat, HNSW<M>[,efc<N>][,ef<N>] or IVF<lists>,PQ<m>[,nprobe<N>][,refine<N>]")
       ->capture_default_str();
   build->add_option("--threads", args->threads, "Threads (0: all cores)");
+  build->add_option("--cache", args->cache,
+                  "Embedding cache folder: volumes embedded before by the same embedder are not "
+                  "embedded again (default $XDG_CACHE_HOME/voxir/embeddings or ~/.cache/voxir/embeddings)");
+  build->add_flag("--no-cache", args->no_cache, "Do not read or write the embedding cache");
   build->callback([args, &run] { run = [args] { return run_build(*args); }; });
 
   CLI::App* add = cmd->add_subcommand("add", "Add volumes to an index (with its own embedder)");
@@ -164,6 +190,10 @@ void add_index_command(CLI::App& app, CommandRun& run) {
                   "A TS dataset folder, NIfTI files or DICOM series folders")
       ->required();
   add->add_option("--threads", args->threads, "Threads (0: all cores)");
+  add->add_option("--cache", args->cache,
+                  "Embedding cache folder: volumes embedded before by the same embedder are not "
+                  "embedded again (default $XDG_CACHE_HOME/voxir/embeddings or ~/.cache/voxir/embeddings)");
+  add->add_flag("--no-cache", args->no_cache, "Do not read or write the embedding cache");
   add->callback([args, &run] { run = [args] { return run_add(*args); }; });
 
   CLI::App* remove = cmd->add_subcommand("remove", "Remove one volume from an index");

@@ -166,7 +166,10 @@ struct VolumeSource {
 
 struct BuildOptions {
   IndexSpec index;  // used by build; add keeps the index's own spec
-  int threads = 0;  // 0: all cores
+  int threads = 0;  // threads building the search structure; 0: all cores (the embedder has its own)
+  // Embedding cache folder (voxir/embed.h EmbeddingCache); empty: none. With it, re-indexing the
+  // same volumes with the same embedder (e.g. with another index spec) does not re-embed them.
+  std::filesystem::path embedding_cache;
   // Called after each volume and at each stage; may throw to abort (the index stays as it was).
   std::function<void(const BuildProgress&)> progress;
 };
@@ -187,9 +190,10 @@ struct BuildReport {
 // the file is called ct.nii(.gz) (ts layout) or the path is a DICOM folder.
 [[nodiscard]] std::string volume_id_for_path(const std::filesystem::path& path);
 
-// Reads, embeds and labels one volume. Throws Error (with the path as context) when it fails.
+// Reads, embeds (through the cache in `embedding_cache` unless it is empty) and labels one
+// volume. Throws Error (with the path as context) when it fails.
 [[nodiscard]] VolumeVectors ingest_volume(const VolumeSource& source, const Embedder& embedder,
-                                          int threads = 0);
+                                          const std::filesystem::path& embedding_cache = {});
 
 // Creates (or replaces) the index in `dir` from `sources`. Volumes that fail to read are
 // reported in BuildReport::skipped. Throws Error when no volume could be indexed or the write

@@ -186,6 +186,7 @@ std::unique_ptr<Index> index_for(const std::filesystem::path& dir, const std::ve
   BuildOptions build;
   build.index = spec;
   build.threads = options.threads;
+  build.embedding_cache = options.out / "work" / "cache";
   std::size_t last_reported = 0;
   build.progress = [&](const BuildProgress& p) {
     if (options.progress && p.volumes_done != last_reported &&

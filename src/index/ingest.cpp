@@ -1,5 +1,4 @@
 // From volumes on disk to index generations: naming, reading, embedding, labelling.
-#include "index/ann.h"
 #include "voxir/dataset.h"
 #include "voxir/embed.h"
 #include "voxir/error.h"
@@ -9,9 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
-#include <exception>
 #include <set>
-#include <thread>
 
 namespace voxir {
 namespace {
@@ -48,7 +45,7 @@ std::vector<VolumeVectors> ingest_all(std::span<const VolumeSource> sources,
   progress.stage = "embedding";
   for (const auto& source : sources) {
     try {
-      out.push_back(ingest_volume(source, embedder, options.threads));
+      out.push_back(ingest_volume(source, embedder, options.embedding_cache));
       progress.slices_done += out.back().volume.num_slices;
     } catch (const Error& e) {
       report.skipped.emplace_back(source.path.string(), e.what());
@@ -118,7 +115,8 @@ std::vector<VolumeSource> sources_from_paths(std::span<const std::filesystem::pa
   return out;
 }
 
-VolumeVectors ingest_volume(const VolumeSource& source, const Embedder& embedder, int threads) {
+VolumeVectors ingest_volume(const VolumeSource& source, const Embedder& embedder,
+                            const std::filesystem::path& embedding_cache) {
   return with_context(fmt::format("indexing {}", source.path.string()), [&] {
     const Volume volume = read_volume(source.path);
     VolumeVectors out;
@@ -131,30 +129,9 @@ VolumeVectors ingest_volume(const VolumeSource& source, const Embedder& embedder
     out.volume.metadata_json = source.metadata_json.empty() ? "{}" : source.metadata_json;
     out.volume.num_slices = volume.nz();
     if (volume.nz() <= 0) fail(ErrorKind::kInvalidInput, "the volume has no slices");
-    const auto dim = static_cast<std::size_t>(embedder.dim());
-    out.vectors.resize(static_cast<std::size_t>(volume.nz()) * dim);
-    // Embedders are thread-safe; split the slices into one contiguous run per thread.
-    const auto n_threads = std::min<std::int64_t>(index::resolve_threads(threads), volume.nz());
-    std::vector<std::thread> pool;
-    std::vector<std::exception_ptr> errors(static_cast<std::size_t>(n_threads));
-    for (std::int64_t t = 0; t < n_threads; ++t) {
-      const std::int64_t k0 = volume.nz() * t / n_threads;
-      const std::int64_t k1 = volume.nz() * (t + 1) / n_threads;
-      pool.emplace_back([&, t, k0, k1] {
-        try {
-          embedder.embed(volume, k0, k1,
-                         std::span<float>(out.vectors)
-                             .subspan(static_cast<std::size_t>(k0) * dim,
-                                      static_cast<std::size_t>(k1 - k0) * dim));
-        } catch (...) {
-          errors[static_cast<std::size_t>(t)] = std::current_exception();
-        }
-      });
-    }
-    for (auto& t : pool) t.join();
-    for (const auto& e : errors) {
-      if (e) std::rethrow_exception(e);
-    }
+    // The embedder spreads a volume's slices over its own threads.
+    out.vectors = embedding_cache.empty() ? embedder.embed_all(volume)
+                                          : EmbeddingCache(embedding_cache).embed_all(embedder, volume);
     if (!source.labels.empty()) {
       const SliceLabels labels =
           with_context(fmt::format("reading labels {}", source.labels.string()),

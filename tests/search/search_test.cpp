@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <fstream>
 #include <random>
@@ -237,6 +239,49 @@ TEST(Search, UnreadableVolumesAreSkippedNotHalfAdded) {
   // Adding with another embedder is refused.
   EXPECT_THROW(add_to_index(tmp / "index", sources_from_paths(paths), testing::FakeEmbedder(4), {}),
                Error);
+}
+
+// Counts the slices it embeds, to see which builds re-embed.
+class CountingEmbedder final : public Embedder {
+ public:
+  [[nodiscard]] std::string spec() const override { return inner_.spec(); }
+  [[nodiscard]] std::string fingerprint() const override { return inner_.fingerprint(); }
+  [[nodiscard]] int dim() const override { return inner_.dim(); }
+  void embed(const Volume& volume, std::int64_t k0, std::int64_t k1, std::span<float> out) const override {
+    slices += k1 - k0;
+    inner_.embed(volume, k0, k1, out);
+  }
+  mutable std::atomic<std::int64_t> slices{0};
+
+ private:
+  testing::FakeEmbedder inner_{8};
+};
+
+TEST(Search, RebuildingWithAnotherIndexSpecReusesCachedEmbeddings) {
+  TempDir tmp;
+  std::vector<std::filesystem::path> paths;
+  for (int s = 0; s < 3; ++s) {
+    paths.push_back(tmp / fmt::format("p{}.nii.gz", s));
+    write_phantom(paths.back(), s);
+  }
+  const CountingEmbedder embedder;
+  BuildOptions options;
+  options.embedding_cache = tmp / "cache";
+  options.index = IndexSpec::parse("Flat");
+  const auto first = build_index(tmp / "index", sources_from_paths(paths), embedder, options);
+  EXPECT_EQ(embedder.slices.load(), first.slices_added);
+  options.index = IndexSpec::parse("HNSW16");
+  (void)build_index(tmp / "index", sources_from_paths(paths), embedder, options);
+  EXPECT_EQ(embedder.slices.load(), first.slices_added) << "the second build re-embedded";
+  const auto cached = Index::open(tmp / "index");
+  EXPECT_EQ(cached->spec().type, IndexSpec::Type::kHnsw);
+  // Without the cache every build embeds again, and gives the same vectors.
+  options.embedding_cache.clear();
+  (void)build_index(tmp / "plain", sources_from_paths(paths), embedder, options);
+  EXPECT_EQ(embedder.slices.load(), 2 * first.slices_added);
+  const auto plain = Index::open(tmp / "plain");
+  ASSERT_EQ(plain->vectors().size(), cached->vectors().size());
+  EXPECT_TRUE(std::equal(plain->vectors().begin(), plain->vectors().end(), cached->vectors().begin()));
 }
 
 // The built-in embedder's spec (the embeddings work names it; adjust on merging).
