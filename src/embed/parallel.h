@@ -1,6 +1,8 @@
 // Splitting slice ranges over worker threads.
 #pragma once
 
+#include "util/parallel.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <exception>
@@ -9,10 +11,10 @@
 
 namespace voxir::embed {
 
-// Threads to use for `requested` (0 = all hardware threads), never more than `work` items.
+// Threads to use for `requested` (0 = every CPU the process may use, voxir::resolve_threads),
+// never more than `work` items.
 [[nodiscard]] inline int resolve_threads(int requested, std::int64_t work) {
-  int n = requested > 0 ? requested : static_cast<int>(std::thread::hardware_concurrency());
-  n = std::max(1, n);
+  const int n = voxir::resolve_threads(requested);
   return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(n, work)));
 }
 

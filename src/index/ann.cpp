@@ -2,23 +2,12 @@
 
 #include "voxir/error.h"
 
-#include <sched.h>
-
 #include <algorithm>
 #include <limits>
 #include <thread>
 #include <vector>
 
 namespace voxir::index {
-
-int resolve_threads(int threads) {
-  if (threads > 0) return threads;
-  // The CPUs this process may run on (taskset, cgroups cpusets), not all the machine's.
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-}
 
 std::string ann_file_name(const IndexSpec& spec) {
   switch (spec.type) {

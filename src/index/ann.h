@@ -62,6 +62,4 @@ void build_hnsw(const IndexSpec& spec, const RowVectors& rows,
 void rescore_exact(const float* queries, std::int64_t n, const RowVectors& rows,
                    const std::int64_t* candidates, int c, int k, std::int64_t* ids, float* sims);
 
-[[nodiscard]] int resolve_threads(int threads);
-
 }  // namespace voxir::index

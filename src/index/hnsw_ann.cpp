@@ -2,6 +2,7 @@
 // index object, so a query asking for another breadth changes it under an exclusive lock while
 // queries with the current one share the index.
 #include "index/ann.h"
+#include "util/parallel.h"
 
 #include "voxir/error.h"
 
@@ -132,7 +133,7 @@ void build_hnsw(const IndexSpec& spec, const RowVectors& rows,
     }
   };
   std::vector<std::thread> pool;
-  const int n_threads = resolve_threads(threads);
+  const int n_threads = voxir::resolve_threads(threads);
   for (int t = 1; t < n_threads; ++t) pool.emplace_back(worker);
   worker();
   for (auto& t : pool) t.join();

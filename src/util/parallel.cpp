@@ -1,17 +1,27 @@
 #include "util/parallel.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <string>
 
 namespace voxir {
 
+int resolve_threads(int requested) {
+  if (requested > 0) return requested;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
 unsigned worker_threads() {
   if (const char* env = std::getenv("VOXIR_THREADS"); env != nullptr && *env != '\0') {
     const int n = std::atoi(env);
     if (n > 0) return static_cast<unsigned>(n);
   }
-  return std::max(1U, std::thread::hardware_concurrency());
+  return static_cast<unsigned>(resolve_threads(0));
 }
 
 void parallel_for(std::size_t n, const std::function<void(std::size_t)>& fn) {

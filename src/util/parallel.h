@@ -12,7 +12,11 @@
 
 namespace voxir {
 
-// Number of worker threads voxir uses: $VOXIR_THREADS if set, else the hardware concurrency.
+// `requested` when positive, else the number of CPUs this process may run on (its affinity mask:
+// taskset, cgroup cpusets), not all the machine's. Never less than 1.
+[[nodiscard]] int resolve_threads(int requested);
+
+// Number of worker threads parallel_for uses: $VOXIR_THREADS if set, else resolve_threads(0).
 [[nodiscard]] unsigned worker_threads();
 
 // Calls fn(i) for every i in [0, n), from up to worker_threads() threads.
