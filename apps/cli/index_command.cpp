@@ -4,11 +4,10 @@
 #include "voxir/embed.h"
 #include "voxir/error.h"
 #include "voxir/index.h"
+#include "voxir/ingest.h"
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
-
-#include <cstdlib>
 
 #include <memory>
 
@@ -21,6 +20,7 @@ struct IndexArgs {
   std::string embedder = kDefaultEmbedder;
   std::string index = "HNSW32";
   std::string volume_id;
+  std::string id_prefix;
   int threads = 0;
   std::string cache;
   bool no_cache = false;
@@ -41,17 +41,6 @@ int print_report(const BuildReport& report, const std::string& dir, const char* 
   return 0;
 }
 
-// $XDG_CACHE_HOME/voxir/embeddings, else ~/.cache/voxir/embeddings; empty when neither is known.
-std::filesystem::path default_cache() {
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
-    return std::filesystem::path(xdg) / "voxir" / "embeddings";
-  }
-  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
-    return std::filesystem::path(home) / ".cache" / "voxir" / "embeddings";
-  }
-  return {};
-}
-
 std::unique_ptr<Embedder> embedder_for(const std::string& spec, const IndexArgs& args) {
   EmbedderOptions options;
   options.threads = args.threads;
@@ -61,7 +50,11 @@ std::unique_ptr<Embedder> embedder_for(const std::string& spec, const IndexArgs&
 BuildOptions build_options(const IndexArgs& args, ProgressBar& bar) {
   BuildOptions options;
   options.threads = args.threads;
-  if (!args.no_cache) options.embedding_cache = args.cache.empty() ? default_cache() : std::filesystem::path(args.cache);
+  if (args.no_cache) {
+    options.embedding_cache.clear();
+  } else if (!args.cache.empty()) {
+    options.embedding_cache = args.cache;
+  }
   options.progress = [&bar](const BuildProgress& p) { bar.update(p); };
   return options;
 }
@@ -73,7 +66,7 @@ int run_build(const IndexArgs& args) {
   BuildOptions options = build_options(args, bar);
   options.index = spec;
   const auto paths = to_paths(args.inputs);
-  const auto sources = sources_from_paths(paths);
+  const auto sources = sources_from_paths(paths, {}, args.id_prefix);
   const auto report = build_index(args.dir, sources, *embedder, options);
   bar.finish();
   return print_report(report, args.dir, "indexed");
@@ -91,7 +84,8 @@ int run_add(const IndexArgs& args) {
   ProgressBar bar;
   const auto paths = to_paths(args.inputs);
   const auto report =
-      add_to_index(args.dir, sources_from_paths(paths, taken), *embedder, build_options(args, bar));
+      add_to_index(args.dir, sources_from_paths(paths, taken, args.id_prefix), *embedder,
+                   build_options(args, bar));
   bar.finish();
   return print_report(report, args.dir, "added");
 }
@@ -157,6 +151,19 @@ int run_info(const IndexArgs& args) {
   return 0;
 }
 
+// Options shared by build and add.
+void add_ingest_options(CLI::App* cmd, IndexArgs& args) {
+  cmd->add_option("--threads", args.threads, "Threads (0: all cores)");
+  cmd->add_option("--cache", args.cache,
+                  "Embedding cache folder: volumes embedded before by the same embedder are not "
+                  "embedded again (default $XDG_CACHE_HOME/voxir/embeddings or "
+                  "~/.cache/voxir/embeddings)");
+  cmd->add_flag("--no-cache", args.no_cache, "Do not read or write the embedding cache");
+  cmd->add_option("--id-prefix", args.id_prefix,
+                  "Put this in front of every new volume id (e.g. tsv2:); a dataset whose ids "
+                  "are taken gets \"<folder>:\" by default");
+}
+
 }  // namespace
 
 void add_index_command(CLI::App& app, CommandRun& run) {
@@ -177,11 +184,7 @@ void add_index_command(CLI::App& app, CommandRun& run) {
           "--index", args->index,
           "Index spec: Flat, HNSW<M>[,efc<N>][,ef<N>] or IVF<lists>,PQ<m>[,nprobe<N>][,refine<N>]")
       ->capture_default_str();
-  build->add_option("--threads", args->threads, "Threads (0: all cores)");
-  build->add_option("--cache", args->cache,
-                  "Embedding cache folder: volumes embedded before by the same embedder are not "
-                  "embedded again (default $XDG_CACHE_HOME/voxir/embeddings or ~/.cache/voxir/embeddings)");
-  build->add_flag("--no-cache", args->no_cache, "Do not read or write the embedding cache");
+  add_ingest_options(build, *args);
   build->callback([args, &run] { run = [args] { return run_build(*args); }; });
 
   CLI::App* add = cmd->add_subcommand("add", "Add volumes to an index (with its own embedder)");
@@ -189,11 +192,7 @@ void add_index_command(CLI::App& app, CommandRun& run) {
   add->add_option("inputs", args->inputs,
                   "A TS dataset folder, NIfTI files or DICOM series folders")
       ->required();
-  add->add_option("--threads", args->threads, "Threads (0: all cores)");
-  add->add_option("--cache", args->cache,
-                  "Embedding cache folder: volumes embedded before by the same embedder are not "
-                  "embedded again (default $XDG_CACHE_HOME/voxir/embeddings or ~/.cache/voxir/embeddings)");
-  add->add_flag("--no-cache", args->no_cache, "Do not read or write the embedding cache");
+  add_ingest_options(add, *args);
   add->callback([args, &run] { run = [args] { return run_add(*args); }; });
 
   CLI::App* remove = cmd->add_subcommand("remove", "Remove one volume from an index");

@@ -1,6 +1,7 @@
 // voxir: content-based retrieval of 3D CT volumes. See README.md.
 #include "command.h"
 #include "voxir/error.h"
+#include "voxir/version.h"
 
 #include <fmt/core.h>
 
@@ -10,7 +11,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"voxir: content-based retrieval of 3D CT volumes"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("voxir ") + VOXIR_VERSION);
+  app.set_version_flag("--version", fmt::format("voxir {}", voxir::version()));
   voxir::cli::CommandRun run;
   voxir::cli::add_info_command(app, run);
   voxir::cli::add_synth_command(app, run);

@@ -1,11 +1,8 @@
 // voxir search: find the indexed volumes most similar to a query volume or one of its regions.
 #include "command.h"
-#include "voxir/embed.h"
 #include "voxir/error.h"
 #include "voxir/index.h"
-#include "voxir/labels.h"
 #include "voxir/search.h"
-#include "voxir/volume.h"
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -34,9 +31,9 @@ struct SearchArgs {
   bool exclude_self = false;
 };
 
-std::array<std::int64_t, 2> parse_slices(const std::string& text, const Volume& volume) {
+std::array<std::int64_t, 2> parse_slices(const std::string& text) {
   const auto colon = text.find(':');
-  std::array<std::int64_t, 2> r{0, volume.nz() - 1};
+  std::array<std::int64_t, 2> r{0, Query::kLastSlice};
   auto number = [&](std::string_view part, std::int64_t& out) {
     if (part.empty()) return true;  // open end
     const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), out);
@@ -50,46 +47,14 @@ std::array<std::int64_t, 2> parse_slices(const std::string& text, const Volume& 
   return r;
 }
 
-// The query's slice range: a labelled class's (or coarse region's) extent, a given range, or all.
-std::array<std::int64_t, 2> query_slices(const SearchArgs& args, const Volume& volume) {
-  if (!args.slices.empty()) return parse_slices(args.slices, volume);
-  if (args.region.empty()) return {0, volume.nz() - 1};
-  const SliceLabels labels = read_labels(args.labels, volume);
-  const auto& catalog = ClassCatalog::builtin();
-  std::optional<std::array<std::int64_t, 2>> extent;
-  if (const auto* info = catalog.find(args.region)) {
-    extent = labels.extent(info->index);
-  } else {
-    const auto regions = catalog.coarse_regions();
-    const auto it = std::find(regions.begin(), regions.end(), args.region);
-    if (it == regions.end()) (void)catalog.at(args.region);  // throws, listing close names
-    extent = labels.coarse_extent(static_cast<int>(it - regions.begin()));
-  }
-  if (!extent)
-    fail(ErrorKind::kNotFound, "{}: class {} is on no slice of the query", args.labels,
-         args.region);
-  return *extent;
-}
-
-std::vector<std::string> self_ids(const Index& index, const std::filesystem::path& query) {
-  std::error_code ec;
-  const auto canonical = std::filesystem::weakly_canonical(query, ec);
-  std::vector<std::string> ids;
-  for (const auto& v : index.volumes()) {
-    if (std::filesystem::weakly_canonical(v.source, ec) == canonical) ids.push_back(v.id);
-  }
-  if (ids.empty() && index.find(volume_id_for_path(query)) != nullptr)
-    ids.push_back(volume_id_for_path(query));
-  return ids;
-}
-
 void print_json(const SearchArgs& args, const SearchParams& params, const SearchAnswer& answer) {
   nlohmann::ordered_json out;
   out["index"] = args.dir;
   out["query"] = {{"path", args.query}, {"slices", answer.query_slices}};
+  if (!answer.query_region.empty()) out["query"]["region"] = answer.query_region;
   out["params"] = {{"k", params.k},           {"mode", to_string(params.mode)},
                    {"rerank", params.rerank}, {"rerank_n", params.rerank_n},
-                   {"top", params.top},       {"exclude", params.exclude}};
+                   {"top", params.top},       {"exclude", answer.excluded}};
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
   for (const auto& r : answer.results) {
     nlohmann::ordered_json alignment = nlohmann::ordered_json::array();
@@ -104,7 +69,7 @@ void print_json(const SearchArgs& args, const SearchParams& params, const Search
   }
   out["results"] = results;
   const auto& t = answer.timings;
-  out["timings_ms"] = {{"embed", t.embed_ms},         {"candidates", t.candidates_ms},
+  out["timings_ms"] = {{"read", t.read_ms},           {"embed", t.embed_ms},         {"candidates", t.candidates_ms},
                        {"aggregate", t.aggregate_ms}, {"rerank", t.rerank_ms},
                        {"localize", t.localize_ms},   {"total", t.total_ms}};
   fmt::print("{}\n", out.dump(2));
@@ -124,17 +89,19 @@ void print_text(const SearchArgs& args, const SearchParams& params, const Search
   }
   const auto& t = answer.timings;
   fmt::print(
-      "time (ms): embed {:.1f}, candidates {:.1f}, aggregate {:.1f}, rerank {:.1f}, localize "
+      "time (ms): read {:.1f}, embed {:.1f}, candidates {:.1f}, aggregate {:.1f}, rerank {:.1f}, localize "
       "{:.1f}, total {:.1f}\n",
-      t.embed_ms, t.candidates_ms, t.aggregate_ms, t.rerank_ms, t.localize_ms, t.total_ms);
+      t.read_ms, t.embed_ms, t.candidates_ms, t.aggregate_ms, t.rerank_ms, t.localize_ms, t.total_ms);
 }
 
 int run_search(const SearchArgs& args) {
-  if (!args.region.empty() && args.labels.empty())
-    fail(ErrorKind::kUsage, "--region needs --labels");
-  if (!args.region.empty() && !args.slices.empty())
-    fail(ErrorKind::kUsage, "give --region or --slices, not both");
-  SearchParams params;
+  Query query;
+  query.path = args.query;
+  query.read.series_uid = args.series_uid;
+  query.region = args.region;
+  query.labels = args.labels;
+  query.exclude_self = args.exclude_self;
+  auto& params = query.params;
   params.k = args.k;
   params.mode = parse_vote_mode(args.mode);
   params.rerank = !args.no_rerank;
@@ -144,16 +111,12 @@ int run_search(const SearchArgs& args) {
   params.ann.nprobe = args.nprobe;
   params.validate();
   const auto index = Index::open(args.dir);
-  const auto embedder = make_embedder(index->embedder().spec);
-  ReadOptions read;
-  read.series_uid = args.series_uid;
-  const Volume volume = read_volume(args.query, read);
-  if (args.exclude_self) params.exclude = self_ids(*index, args.query);
-  const auto answer = search(*index, *embedder, volume, query_slices(args, volume), params);
+  if (!args.slices.empty()) query.slices = parse_slices(args.slices);
+  const auto answer = search(*index, query);
   if (args.json) {
-    print_json(args, params, answer);
+    print_json(args, query.params, answer);
   } else {
-    print_text(args, params, answer);
+    print_text(args, query.params, answer);
   }
   return answer.results.empty() ? 1 : 0;
 }
@@ -169,12 +132,16 @@ void add_search_command(CLI::App& app, CommandRun& run) {
       ->required();
   cmd->add_option("--series", args->series_uid,
                   "SeriesInstanceUID to read from a folder with several");
-  cmd->add_option("--labels", args->labels,
-                  "The query's labels: folder of masks or multilabel file");
-  cmd->add_option("--region", args->region,
-                  "Search with the slices of this class (or coarse region)");
-  cmd->add_option("--slices", args->slices,
-                  "Search with slices A:B (inclusive; 0 = most inferior)");
+  auto* labels = cmd->add_option("--labels", args->labels,
+                                 "The query's labels: folder of masks or multilabel file");
+  auto* region = cmd->add_option("--region", args->region,
+                                 "Search with the slices of this class (or coarse region)");
+  auto* slices = cmd->add_option("--slices", args->slices,
+                                 "Search with slices A:B (inclusive; 0 = most inferior; an open end "
+                                 "means the first or last slice)");
+  region->needs(labels);
+  labels->needs(region);
+  region->excludes(slices);
   cmd->add_option("--mode", args->mode, "Volume vote: count, sum or max")->capture_default_str();
   cmd->add_option("--k", args->k, "Neighbours per query slice")->capture_default_str();
   cmd->add_option("--rerank", args->rerank_n, "Re-rank the top N volumes by MaxSim")

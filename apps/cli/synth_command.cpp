@@ -25,10 +25,8 @@ int run_synth(SynthArgs& args) {
   if (!args.region.empty()) {
     args.options.subject.region = synth::parse_region(args.region);
     if (!args.options.subject.region) {
-      fail(ErrorKind::kUsage,
-           "--region {}: unknown (expected whole-body, head-neck, thorax, abdomen, pelvis, thorax-abdomen, "
-           "thorax-abdomen-pelvis or abdomen-pelvis)",
-           args.region);
+      fail(ErrorKind::kUsage, "--region {}: unknown (expected one of {})", args.region,
+           synth::region_names());
     }
   }
   const auto t0 = std::chrono::steady_clock::now();
@@ -70,8 +68,8 @@ void add_synth_command(CLI::App& app, CommandRun& run) {
   cmd->add_option("--matrix", args->options.subject.matrix,
                   "In-plane matrix size, e.g. 512 for real-scan sizes (default: drawn per subject from 128, 144, 160)");
   cmd->add_option("--region", args->region,
-                  "Body region for every subject: whole-body, head-neck, thorax, abdomen, pelvis, thorax-abdomen, "
-                  "thorax-abdomen-pelvis, abdomen-pelvis (default: drawn per subject)");
+                  fmt::format("Body region for every subject: {} (default: drawn per subject)",
+                              synth::region_names()));
   cmd->add_option("--threads", args->options.threads, "Worker threads (0: all cores); output does not depend on it")
       ->capture_default_str();
   cmd->add_flag("--quiet", args->quiet, "No progress on stderr");

@@ -1,4 +1,5 @@
-// voxir/index.h: the on-disk index of slice vectors, its spec strings, and how to build it.
+// voxir/index.h: the on-disk index of slice vectors and its spec strings (storage only: reading
+// and embedding volumes into it is voxir/ingest.h).
 //
 // Data contract: every slice of every indexed volume is one float32 vector of dimension dim(),
 // L2-normalised by the embedder (voxir/embed.h), so inner product = cosine similarity. Vectors
@@ -24,8 +25,6 @@
 #include <vector>
 
 namespace voxir {
-
-class Embedder;
 
 // How slice vectors are searched. Spec strings (parse and str() round-trip; str() spells every
 // knob so a stored spec is self-describing):
@@ -155,25 +154,6 @@ struct BuildProgress {
   std::string stage;    // "embedding", "building index", "writing"
 };
 
-// A volume to ingest. id empty: derived from the path (see volume_id_for_path).
-struct VolumeSource {
-  std::string id;
-  std::filesystem::path path;    // NIfTI file or DICOM folder
-  std::filesystem::path labels;  // folder of per-class masks or multilabel file; empty: none
-  std::string split;
-  std::string metadata_json = "{}";
-};
-
-struct BuildOptions {
-  IndexSpec index;  // used by build; add keeps the index's own spec
-  int threads = 0;  // threads building the search structure; 0: all cores (the embedder has its own)
-  // Embedding cache folder (voxir/embed.h EmbeddingCache); empty: none. With it, re-indexing the
-  // same volumes with the same embedder (e.g. with another index spec) does not re-embed them.
-  std::filesystem::path embedding_cache;
-  // Called after each volume and at each stage; may throw to abort (the index stays as it was).
-  std::function<void(const BuildProgress&)> progress;
-};
-
 struct BuildReport {
   std::size_t volumes_added = 0;
   std::int64_t slices_added = 0;
@@ -182,36 +162,18 @@ struct BuildReport {
   double seconds = 0;
 };
 
-// Sources from a TS dataset folder (meta.csv) or loose volume paths (files or DICOM folders);
-// ids follow volume_id_for_path, made unique against `taken` and each other with "-2", "-3".
-[[nodiscard]] std::vector<VolumeSource> sources_from_paths(
-    std::span<const std::filesystem::path> paths, std::span<const std::string> taken = {});
-// A readable id for a loose volume: the file name without .nii/.nii.gz, or the folder's name when
-// the file is called ct.nii(.gz) (ts layout) or the path is a DICOM folder.
-[[nodiscard]] std::string volume_id_for_path(const std::filesystem::path& path);
+struct WriteOptions {
+  int threads = 0;  // threads building the search structure; 0: all cores
+  // Called at each stage; may throw to abort (the index stays as it was).
+  std::function<void(const BuildProgress&)> progress;
+};
 
-// Reads, embeds (through the cache in `embedding_cache` unless it is empty) and labels one
-// volume. Throws Error (with the path as context) when it fails.
-[[nodiscard]] VolumeVectors ingest_volume(const VolumeSource& source, const Embedder& embedder,
-                                          const std::filesystem::path& embedding_cache = {});
-
-// Creates (or replaces) the index in `dir` from `sources`. Volumes that fail to read are
-// reported in BuildReport::skipped. Throws Error when no volume could be indexed or the write
-// fails; the previous index in `dir`, if any, is then untouched.
-BuildReport build_index(const std::filesystem::path& dir, std::span<const VolumeSource> sources,
-                        const Embedder& embedder, const BuildOptions& options);
-// Adds volumes to an existing index (the embedder must match it). Same guarantees as build.
-BuildReport add_to_index(const std::filesystem::path& dir, std::span<const VolumeSource> sources,
-                         const Embedder& embedder, const BuildOptions& options);
-// Removes one volume. Throws Error(kNotFound) when the index has no such volume.
-BuildReport remove_from_index(const std::filesystem::path& dir, std::string_view volume_id,
-                              const BuildOptions& options = {});
-
-// Lower level, for precomputed vectors (benchmarks, tests): writes a new generation holding the
+// Writes (volumes from files: voxir/ingest.h; this is the level below, for precomputed vectors):
+// writes a new generation holding the
 // current one's volumes minus `remove` plus `add`, then switches to it. `create` starts from
 // nothing (with `spec` and `identity`); otherwise both are taken from the current generation.
 BuildReport write_generation(const std::filesystem::path& dir, bool create, const IndexSpec& spec,
                              const EmbedderIdentity& identity, std::vector<VolumeVectors> add,
-                             std::span<const std::string> remove, const BuildOptions& options);
+                             std::span<const std::string> remove, const WriteOptions& options);
 
 }  // namespace voxir

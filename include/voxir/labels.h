@@ -31,6 +31,15 @@ struct ClassInfo {
   std::string coarse;    // one of the 29 coarse regions; "" for v2-only classes
 };
 
+// What a user names when asking for "the slices of X": one catalogue class ("liver",
+// "vertebrae_L3") or one coarse region ("vertebrae", "lung"). A class name wins when a name is
+// both (e.g. "liver" names the class and the region holding only it).
+struct Region {
+  std::string name;
+  bool coarse = false;  // true: index is into coarse_regions(); false: a class index
+  int index = 0;
+};
+
 // Immutable after construction; safe to share between threads.
 class ClassCatalog {
  public:
@@ -55,6 +64,11 @@ class ClassCatalog {
   // Throws Error(kNotFound) listing close names when `name` is unknown.
   [[nodiscard]] const ClassInfo& at(std::string_view name) const;
   [[nodiscard]] const ClassInfo* by_id(LabelVersion version, int id) const;
+  // The class or coarse region called `name`. Throws Error(kNotFound) listing close names of
+  // both kinds when it is neither.
+  [[nodiscard]] Region region(std::string_view name) const;
+  // Class indices making up `region` (one for a class).
+  [[nodiscard]] std::vector<int> region_classes(const Region& region) const;
 
  private:
   std::vector<ClassInfo> classes_;
@@ -91,6 +105,9 @@ class SliceLabels {
   [[nodiscard]] bool coarse_present(int coarse_index, std::int64_t k, std::uint32_t min_voxels = 1) const;
   [[nodiscard]] std::optional<std::array<std::int64_t, 2>> coarse_extent(
       int coarse_index, std::uint32_t min_voxels = 1) const;
+  // The extent of a class or coarse region (ClassCatalog::region).
+  [[nodiscard]] std::optional<std::array<std::int64_t, 2>> extent(const Region& region,
+                                                                  std::uint32_t min_voxels = 1) const;
 
  private:
   const ClassCatalog* catalog_ = nullptr;

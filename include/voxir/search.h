@@ -10,18 +10,27 @@
 //   localize    the slice range of each result: the central `central_fraction` of its aligned
 //               slices (with rerank) or of its retrieved slices (without).
 // Query slice vectors follow voxir/index.h's contract (float32, L2-normalised, row-major).
+//
+// Every front end (CLI, bench, server, MPI coordinator, Python) describes what it wants as a
+// Query and calls search(index, query): which slices a region means, which volume is "the query
+// itself", which embedder and defaults apply are decided here, once.
 #pragma once
 
 #include "voxir/index.h"
+#include "voxir/labels.h"
+#include "voxir/volume.h"
 
 #include <array>
 #include <cstdint>
+#include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 namespace voxir {
 
+class Embedder;
 class Volume;
 
 enum class VoteMode { kCount, kSum, kMax };
@@ -59,6 +68,7 @@ struct SearchResult {
 };
 
 struct SearchTimings {
+  double read_ms = 0;  // reading the query volume and its labels (path and volume sources)
   double embed_ms = 0, candidates_ms = 0, aggregate_ms = 0, rerank_ms = 0, localize_ms = 0,
          total_ms = 0;
 };
@@ -67,7 +77,53 @@ struct SearchAnswer {
   std::vector<SearchResult> results;
   SearchTimings timings;
   std::array<std::int64_t, 2> query_slices{0, 0};  // query slice range used, inclusive
+  std::string query_region;                         // the Query's region, canonical name; or ""
+  std::vector<std::string> excluded;                // volume ids left out (Query::exclude_self)
 };
+
+// What to search with. Set exactly one source:
+//   path        a NIfTI file or DICOM series folder, read with `read`;
+//   volume      a volume already in memory (not owned; must outlive the call);
+//   indexed_id  a volume of the index itself: its stored vectors are the query (nothing is read
+//               or embedded) and its stored labels give regions;
+//   vectors     precomputed slice vectors (voxir/index.h contract, n * dim() floats row-major) of
+//               slices first_slice .. first_slice + n - 1 of some volume.
+// Then which of its slices: all (default), `slices` (absolute, inclusive; kLastSlice as the end
+// means the last slice), or the extent of
+// `region` (a class or coarse region name, voxir/labels.h) in the query's labels: `labels` (mask
+// folder or multilabel file) for path and volume sources, the index's catalog for indexed_id.
+struct Query {
+  static constexpr std::int64_t kLastSlice = -1;  // as slices[1]: up to the last slice
+
+  std::filesystem::path path;
+  ReadOptions read;
+  const Volume* volume = nullptr;
+  std::string indexed_id;
+  std::span<const float> vectors;
+  std::int64_t first_slice = 0;
+
+  std::optional<std::array<std::int64_t, 2>> slices;
+  std::string region;
+  std::filesystem::path labels;
+  LabelReadOptions label_options;
+  std::uint32_t min_voxels = 1;  // a class is on a slice when it has at least this many voxels
+
+  // Leaves the query's own volume out of the results: for indexed_id that volume; for a path,
+  // every indexed volume read from the same file or folder (compared after resolving links and
+  // relative parts). Other sources have no identity in the index: use params.exclude.
+  bool exclude_self = false;
+  SearchParams params;
+  // Embeds path and volume sources; must match the index. nullptr: one is made from the index's
+  // embedder spec for this call (a server keeps its own to avoid re-loading a model per query).
+  const Embedder* embedder = nullptr;
+};
+
+// Runs `query` on `index` (the stages above). Throws Error: kUsage for a malformed query (no or
+// several sources, region and slices both, region without labels, slices outside the volume),
+// kNotFound for an unknown region name or indexed id, a region on no slice of the query, and
+// whatever reading or embedding the query throws (with the query's path as context).
+// Thread-safe for concurrent calls on the same index.
+[[nodiscard]] SearchAnswer search(const Index& index, const Query& query);
 
 // Searches `index` with precomputed query vectors of slices first_slice .. first_slice + n - 1.
 // Thread-safe for concurrent calls on the same index.
@@ -79,10 +135,6 @@ struct SearchAnswer {
 [[nodiscard]] SearchAnswer search(const Index& index, const Embedder& embedder, const Volume& query,
                                   std::array<std::int64_t, 2> slices, const SearchParams& params);
 
-// Late-interaction score of query rows against one volume's rows (both row-major, dim floats per
-// row): fills best[i] = max_j <q_i, v_j> and argmax[i] = j, returns their mean.
-double maxsim(std::span<const float> query, std::int64_t n, std::span<const float> volume,
-              std::int64_t m, int dim, std::span<float> best, std::span<std::int64_t> argmax);
 
 // Range spanned by the central `fraction` of `slices` (order irrelevant): sorts, drops
 // floor((1 - fraction) / 2 * size) from each end. {-1, -1} when empty.

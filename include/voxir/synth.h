@@ -40,6 +40,8 @@ enum class Region {
 [[nodiscard]] std::string_view to_string(Region region);
 // Accepts the names to_string gives ("whole-body", "thorax-abdomen", ...); nullopt otherwise.
 [[nodiscard]] std::optional<Region> parse_region(std::string_view name);
+// Every region's name, "whole-body, head-neck, ...", for help texts and error messages.
+[[nodiscard]] std::string region_names();
 
 // Options of one subject. Unset values are drawn from the subject's seed.
 struct SubjectOptions {

@@ -46,6 +46,22 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
+// Appends to `close` (up to `limit` names) the names that contain `name` or are within three
+// edits of it: the "did you mean" of an unknown name.
+void add_close_names(std::vector<std::string>& close, std::span<const std::string> names,
+                     std::string_view name, std::size_t limit) {
+  for (const auto& n : names) {
+    if (close.size() >= limit) return;
+    if (n.find(name) != std::string::npos || edit_distance(n, name) <= 3) close.push_back(n);
+  }
+}
+
+std::vector<std::string> class_names(std::span<const ClassInfo> classes) {
+  std::vector<std::string> out;
+  for (const auto& c : classes) out.push_back(c.name);
+  return out;
+}
+
 }  // namespace
 
 const ClassCatalog& ClassCatalog::builtin() {
@@ -157,10 +173,7 @@ const ClassInfo* ClassCatalog::find(std::string_view name) const {
 const ClassInfo& ClassCatalog::at(std::string_view name) const {
   if (const ClassInfo* c = find(name)) return *c;
   std::vector<std::string> close;
-  for (const auto& c : classes_) {
-    if (c.name.find(name) != std::string::npos || edit_distance(c.name, name) <= 3) close.push_back(c.name);
-    if (close.size() == 6) break;
-  }
+  add_close_names(close, class_names(classes_), name, 6);
   if (close.empty()) {
     fail(ErrorKind::kNotFound, "unknown class '{}' (not a TotalSegmentator v1 or v2 class name)", name);
   }
@@ -173,6 +186,29 @@ const ClassInfo* ClassCatalog::by_id(LabelVersion version, int id) const {
     if ((version == LabelVersion::kV1 ? c.v1_id : c.v2_id) == id) return &c;
   }
   return nullptr;
+}
+
+Region ClassCatalog::region(std::string_view name) const {
+  if (const ClassInfo* c = find(name)) return {c->name, false, c->index};
+  if (const int r = coarse_index(name); r >= 0) return {coarse_[static_cast<std::size_t>(r)], true, r};
+  std::vector<std::string> close;
+  add_close_names(close, coarse_, name, 8);
+  add_close_names(close, class_names(classes_), name, 8);
+  if (close.empty()) {
+    fail(ErrorKind::kNotFound,
+         "unknown region '{}' (neither a TotalSegmentator class nor one of the {} coarse regions)",
+         name, coarse_.size());
+  }
+  fail(ErrorKind::kNotFound, "unknown region '{}'; did you mean: {}?", name, fmt::join(close, ", "));
+}
+
+std::vector<int> ClassCatalog::region_classes(const Region& region) const {
+  if (!region.coarse) return {region.index};
+  std::vector<int> out;
+  for (const auto& c : classes_) {
+    if (coarse_index(c.index) == region.index) out.push_back(c.index);
+  }
+  return out;
 }
 
 int ClassCatalog::coarse_index(std::string_view region) const {

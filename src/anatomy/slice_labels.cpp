@@ -45,4 +45,9 @@ std::optional<std::array<std::int64_t, 2>> SliceLabels::coarse_extent(int coarse
   return out;
 }
 
+std::optional<std::array<std::int64_t, 2>> SliceLabels::extent(const Region& region,
+                                                               std::uint32_t min_voxels) const {
+  return region.coarse ? coarse_extent(region.index, min_voxels) : extent(region.index, min_voxels);
+}
+
 }  // namespace voxir

@@ -3,11 +3,13 @@
 #include "voxir/benchmark.h"
 
 #include "eval/report.h"
+#include "voxir/version.h"
 #include "voxir/dataset.h"
 #include "voxir/embed.h"
 #include "voxir/error.h"
 #include "voxir/eval.h"
 #include "voxir/index.h"
+#include "voxir/ingest.h"
 #include "voxir/labels.h"
 #include "voxir/search.h"
 #include "voxir/volume.h"
@@ -234,13 +236,13 @@ void measure_ann(EmbedderRun& run, std::span<const float> vectors, std::int64_t 
   }
 }
 
-struct Query {
+struct QueryVolume {
   std::string id;
   const Subject* subject;
   std::vector<Presence> presence;  // per granularity
 };
 
-void score_slicewise(EmbedderRun& run, const Query& q, std::span<const float> vectors, std::int64_t n,
+void score_slicewise(EmbedderRun& run, const QueryVolume& q, std::span<const float> vectors, std::int64_t n,
                      const std::vector<Granularity>& grans) {
   std::vector<std::int64_t> ids(static_cast<std::size_t>(n));
   std::vector<float> sims(static_cast<std::size_t>(n));
@@ -301,7 +303,7 @@ void score_region(EmbedderRun& run, std::size_t g, const Granularity& gran, int 
   ++t.ranking_n[key];
 }
 
-void run_query(EmbedderRun& run, const Query& q, const Volume& volume, EmbeddingCache& cache,
+void run_query(EmbedderRun& run, const QueryVolume& q, const Volume& volume, EmbeddingCache& cache,
                const std::vector<Granularity>& grans, const BenchmarkOptions& options) {
   const std::vector<float> vectors = cache.embed_all(*run.embedder, volume);
   const std::int64_t n = volume.nz();
@@ -483,7 +485,7 @@ BenchmarkSummary run_benchmark(const std::filesystem::path& dataset_dir, const B
     with_context(fmt::format("query {}", s->id), [&] {
       const Volume volume = read_volume(s->ct);
       const SliceLabels labels = read_labels(s->segmentations, volume);
-      Query q{s->id, s, {}};
+      QueryVolume q{s->id, s, {}};
       for (const auto& g : grans) q.presence.push_back(presence_from_labels(g, labels));
       for (auto& run : runs) run_query(run, q, volume, cache, grans, options);
     });
@@ -494,8 +496,8 @@ BenchmarkSummary run_benchmark(const std::filesystem::path& dataset_dir, const B
 
   BenchmarkSummary summary;
   Json report;
-  report["voxir_version"] = VOXIR_VERSION_STRING;
-  report["git_commit"] = VOXIR_GIT_COMMIT;
+  report["voxir_version"] = version();
+  report["git_commit"] = build_commit();
   report["dataset"] = std::filesystem::absolute(dataset_dir).string();
   report["config"] = {{"embedders", options.embedders}, {"index", spec.str()},
                       {"granularities", Json::array()}, {"db_split", options.db_split},

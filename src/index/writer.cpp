@@ -125,7 +125,7 @@ void remove_other_generations(const std::filesystem::path& dir, const std::strin
   }
 }
 
-void report(const BuildOptions& options, BuildProgress progress, const char* stage,
+void report(const WriteOptions& options, BuildProgress progress, const char* stage,
             std::chrono::steady_clock::time_point start) {
   if (!options.progress) return;
   progress.stage = stage;
@@ -139,7 +139,7 @@ void report(const BuildOptions& options, BuildProgress progress, const char* sta
 BuildReport write_generation(const std::filesystem::path& dir, bool create,
                              const IndexSpec& spec_in, const EmbedderIdentity& identity_in,
                              std::vector<VolumeVectors> add, std::span<const std::string> remove,
-                             const BuildOptions& options) {
+                             const WriteOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   std::error_code ec;
   if (create) {

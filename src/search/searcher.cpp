@@ -83,25 +83,6 @@ void SearchParams::validate() const {
   }
 }
 
-double maxsim(std::span<const float> query, std::int64_t n, std::span<const float> volume,
-              std::int64_t m, int dim, std::span<float> best, std::span<std::int64_t> argmax) {
-  if (n <= 0 || m <= 0) return 0;
-  // sims (column-major m x n) = V (m x d) * Q^T: column i holds <q_i, v_j> for all j.
-  std::vector<float> sims(static_cast<std::size_t>(n * m));
-  const int mi = static_cast<int>(m), ni = static_cast<int>(n), d = dim;
-  const float one = 1, zero = 0;
-  sgemm_("T", "N", &mi, &ni, &d, &one, volume.data(), &d, query.data(), &d, &zero, sims.data(),
-         &mi);
-  double total = 0;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float* col = sims.data() + i * m;
-    const auto j = std::max_element(col, col + m) - col;
-    best[static_cast<std::size_t>(i)] = col[j];
-    argmax[static_cast<std::size_t>(i)] = j;
-    total += col[j];
-  }
-  return total / static_cast<double>(n);
-}
 
 std::array<std::int64_t, 2> central_range(std::vector<std::int64_t> slices, double fraction) {
   if (slices.empty()) return {-1, -1};

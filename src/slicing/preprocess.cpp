@@ -178,31 +178,6 @@ void preprocess_slice(const Volume& volume, std::int64_t k, const Preprocessing&
   }
 }
 
-Volume resample_slices(const Volume& volume, double spacing_mm) {
-  if (!(spacing_mm > 0)) fail(ErrorKind::kUsage, "slice spacing {} mm (expected > 0)", spacing_mm);
-  const double sz = volume.spacing()[2];
-  const std::int64_t nz = volume.nz();
-  const std::int64_t out_nz =
-      nz == 0 ? 0 : static_cast<std::int64_t>(std::floor((nz - 1) * sz / spacing_mm + 1e-9)) + 1;
-  const auto plane = static_cast<std::size_t>(volume.slice_size());
-  std::vector<float> hu(plane * static_cast<std::size_t>(out_nz));
-  for (std::int64_t o = 0; o < out_nz; ++o) {
-    const double f = static_cast<double>(o) * spacing_mm / sz;
-    const auto k0 = std::min<std::int64_t>(static_cast<std::int64_t>(std::floor(f)), nz - 1);
-    const auto k1 = std::min<std::int64_t>(k0 + 1, nz - 1);
-    const auto t = static_cast<float>(f - static_cast<double>(k0));
-    const auto a = volume.slice(k0);
-    const auto b = volume.slice(k1);
-    float* dst = hu.data() + static_cast<std::size_t>(o) * plane;
-    for (std::size_t i = 0; i < plane; ++i) dst[i] = a[i] + t * (b[i] - a[i]);
-  }
-  Affine affine = volume.affine();
-  const double ratio = spacing_mm / sz;
-  for (int r = 0; r < 3; ++r) affine[static_cast<std::size_t>(r)][2] *= ratio;
-  return Volume({volume.nx(), volume.ny(), out_nz},
-                {volume.spacing()[0], volume.spacing()[1], spacing_mm}, affine, std::move(hu),
-                volume.source_orientation());
-}
 
 }  // namespace slicing
 }  // namespace voxir

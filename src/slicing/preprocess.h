@@ -7,7 +7,8 @@
 // (PIL's bilinear), so thin structures are averaged, not aliased.
 #pragma once
 
-#include "voxir/embed.h"
+#include "voxir/slicing.h"
+#include "voxir/volume.h"
 
 #include <cstdint>
 #include <span>
@@ -55,9 +56,5 @@ void fit_slice(const Volume& volume, std::int64_t k, int width, int height, floa
 void preprocess_slice(const Volume& volume, std::int64_t k, const Preprocessing& p,
                       std::span<float> out, Scratch& scratch);
 
-// A copy of `volume` resampled linearly along the slice axis to `spacing_mm` (slice centres
-// from the first slice's centre onwards, as many as fit). In-plane values are untouched; the
-// affine's slice axis is rescaled. Throws Error(kUsage) for spacing_mm <= 0.
-[[nodiscard]] Volume resample_slices(const Volume& volume, double spacing_mm);
 
 }  // namespace voxir::slicing

@@ -21,7 +21,5 @@ namespace voxir::synth {
 // position in `names` + 1), empty masks included.
 void write_subject(const Phantom& phantom, const std::filesystem::path& dir, const std::vector<std::string>& names);
 
-// "whole-body, head-neck, ..." for help texts and error messages.
-[[nodiscard]] std::string region_names();
 
 }  // namespace voxir::synth

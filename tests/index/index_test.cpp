@@ -1,5 +1,6 @@
 // The index folder: exact and approximate search, add/remove, crash safety, corruption.
 #include "voxir/index.h"
+#include "voxir/ingest.h"
 #include "testutil/temp_dir.h"
 #include "testutil/vectors.h"
 #include "voxir/error.h"
@@ -18,7 +19,7 @@ using testing::TempDir;
 const EmbedderIdentity kIdentity{"fake:vectors", "fake-vectors;v=1", 32};
 
 BuildReport write_new(const std::filesystem::path& dir, const std::string& spec,
-                      std::vector<VolumeVectors> set, const BuildOptions& options = {}) {
+                      std::vector<VolumeVectors> set, const WriteOptions& options = {}) {
   return write_generation(dir, true, IndexSpec::parse(spec), kIdentity, std::move(set), {},
                           options);
 }
@@ -180,7 +181,7 @@ TEST(Index, FailedWriteLeavesPreviousIndexIntact) {
     TempDir tmp;
     const auto set = testing::clustered_set({.volumes = 20, .slices = 20});
     write_new(tmp.path(), "HNSW16", {set.begin(), set.begin() + 10});
-    BuildOptions abort_at;
+    WriteOptions abort_at;
     abort_at.progress = [&](const BuildProgress& p) {
       if (p.stage == stage) throw Error(ErrorKind::kIo, "injected failure");
     };

@@ -124,17 +124,5 @@ TEST(PreprocessSlice, ValidateNamesTheBadField) {
             "win=-1000:1000;in=224x224x3;mean=0.485,0.456,0.406;std=0.229,0.224,0.225");
 }
 
-TEST(ResampleSlices, InterpolatesAlongTheSliceAxis) {
-  const Volume v = make_volume({1, 1, 3}, {1, 1, 2}, {0, 10, 30});
-  const Volume r = resample_slices(v, 1.0);
-  ASSERT_EQ(r.nz(), 5);
-  const std::vector<float> expect{0, 5, 10, 20, 30};
-  for (std::int64_t k = 0; k < 5; ++k)
-    EXPECT_FLOAT_EQ(r.at(0, 0, k), expect[static_cast<std::size_t>(k)]);
-  EXPECT_DOUBLE_EQ(r.spacing()[2], 1.0);
-  EXPECT_DOUBLE_EQ(r.affine()[2][2], 1.0);
-  EXPECT_THROW((void)resample_slices(v, 0), Error);
-}
-
 }  // namespace
 }  // namespace voxir::slicing

@@ -1,16 +1,17 @@
 #include "testutil/phantoms.h"
 
+#include "synth/rng.h"
 #include "voxir/volume.h"
 
 #include <cmath>
-#include <random>
 #include <vector>
 
 namespace voxir::testing {
 
 Phantom write_phantom(const std::filesystem::path& path, int seed) {
-  std::mt19937 rng(static_cast<std::uint32_t>(seed));
-  std::uniform_real_distribution<double> u(0, 1);
+  // synth::Rng, not std::uniform_real_distribution: the same phantoms with any standard library.
+  synth::Rng rng(static_cast<std::uint64_t>(seed));
+  const auto u = [](synth::Rng& r) { return r.uniform(); };
   const std::int64_t nx = 32, ny = 32, nz = 40 + seed % 7;
   Phantom p{path, 8 + seed % 9, 22 + seed % 11};
   std::vector<float> hu(static_cast<std::size_t>(nx * ny * nz), -1000.0f);

@@ -3,11 +3,14 @@
 #include "voxir/embed.h"
 #include "voxir/error.h"
 #include "voxir/index.h"
+#include "voxir/ingest.h"
 #include "voxir/labels.h"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <set>
 
 namespace voxir {
@@ -65,7 +68,21 @@ std::vector<VolumeVectors> ingest_all(std::span<const VolumeSource> sources,
   return out;
 }
 
+WriteOptions write_options(const BuildOptions& options) {
+  return {options.threads, options.progress};
+}
+
 }  // namespace
+
+std::filesystem::path default_embedding_cache() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
+    return std::filesystem::path(xdg) / "voxir" / "embeddings";
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    return std::filesystem::path(home) / ".cache" / "voxir" / "embeddings";
+  }
+  return {};
+}
 
 std::string volume_id_for_path(const std::filesystem::path& path) {
   auto p = path.lexically_normal();
@@ -81,17 +98,35 @@ std::string volume_id_for_path(const std::filesystem::path& path) {
 }
 
 std::vector<VolumeSource> sources_from_paths(std::span<const std::filesystem::path> paths,
-                                             std::span<const std::string> taken_ids) {
+                                             std::span<const std::string> taken_ids,
+                                             std::string_view id_prefix) {
   std::set<std::string> taken(taken_ids.begin(), taken_ids.end());
   std::vector<VolumeSource> out;
   for (const auto& path : paths) {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec) && std::filesystem::exists(path / "meta.csv", ec)) {
       const Dataset dataset = Dataset::open(path);
+      // A dataset keeps its own ids (s0001...), in a namespace of its own when they collide with
+      // ids already taken: all of them get the same "<folder>:" prefix, so they stay stable
+      // and readable, and a second TS release or another hospital's export fits beside the first.
+      std::string prefix(id_prefix);
+      const bool collides = std::any_of(dataset.subjects().begin(), dataset.subjects().end(),
+                                        [&](const auto& s) { return taken.count(prefix + s.id) != 0; });
+      if (collides && prefix.empty()) {
+        auto folder = path.lexically_normal();
+        if (!folder.has_filename()) folder = folder.parent_path();
+        prefix = std::filesystem::absolute(folder, ec).filename().string() + ":";
+      }
       for (const auto& subject : dataset.subjects()) {
         VolumeSource s;
-        s.id = subject.id;  // kept as is: a clash with an indexed volume is an error, not a rename
-        taken.insert(subject.id);
+        s.id = prefix + subject.id;
+        if (taken.count(s.id) != 0) {
+          fail(ErrorKind::kUsage,
+               "{}: volume id {} is already in use; give the collection its own prefix (id_prefix, "
+               "--id-prefix on the command line)",
+               path.string(), s.id);
+        }
+        taken.insert(s.id);
         s.path = subject.ct;
         if (std::filesystem::is_directory(subject.segmentations, ec))
           s.labels = subject.segmentations;
@@ -102,7 +137,7 @@ std::vector<VolumeSource> sources_from_paths(std::span<const std::filesystem::pa
       continue;
     }
     VolumeSource s;
-    s.id = unique_id(volume_id_for_path(path), taken);
+    s.id = unique_id(std::string(id_prefix) + volume_id_for_path(path), taken);
     s.path = path;
     // TS layout of a loose subject: <id>/ct.nii.gz beside <id>/segmentations/.
     const auto segmentations = std::filesystem::absolute(path, ec).parent_path() / "segmentations";
@@ -158,7 +193,7 @@ BuildReport build_index(const std::filesystem::path& dir, std::span<const Volume
   BuildReport report;
   auto staged = ingest_all(sources, embedder, options, report);
   auto written = write_generation(dir, /*create=*/true, options.index, identity_of(embedder),
-                                  std::move(staged), {}, options);
+                                  std::move(staged), {}, write_options(options));
   written.skipped = std::move(report.skipped);
   return written;
 }
@@ -171,13 +206,14 @@ BuildReport add_to_index(const std::filesystem::path& dir, std::span<const Volum
   }
   BuildReport report;
   auto staged = ingest_all(sources, embedder, options, report);
-  auto written = write_generation(dir, /*create=*/false, {}, {}, std::move(staged), {}, options);
+  auto written =
+      write_generation(dir, /*create=*/false, {}, {}, std::move(staged), {}, write_options(options));
   written.skipped = std::move(report.skipped);
   return written;
 }
 
 BuildReport remove_from_index(const std::filesystem::path& dir, std::string_view volume_id,
-                              const BuildOptions& options) {
+                              const WriteOptions& options) {
   const std::string id(volume_id);
   return write_generation(dir, /*create=*/false, {}, {}, {}, std::span<const std::string>(&id, 1),
                           options);

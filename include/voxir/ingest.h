@@ -1,0 +1,69 @@
+// voxir/ingest.h: from volumes on disk to an index (voxir/index.h): naming, reading, embedding
+// (voxir/embed.h, through the embedding cache) and labelling each volume, then writing a new
+// generation with the same guarantees as write_generation.
+#pragma once
+
+#include "voxir/index.h"
+
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace voxir {
+
+class Embedder;
+
+// A volume to ingest. id empty: derived from the path (see volume_id_for_path).
+struct VolumeSource {
+  std::string id;
+  std::filesystem::path path;    // NIfTI file or DICOM folder
+  std::filesystem::path labels;  // folder of per-class masks or multilabel file; empty: none
+  std::string split;
+  std::string metadata_json = "{}";
+};
+
+// Where embeddings are cached when the caller does not say: $XDG_CACHE_HOME/voxir/embeddings,
+// else ~/.cache/voxir/embeddings; empty (no cache) when neither variable is set.
+[[nodiscard]] std::filesystem::path default_embedding_cache();
+
+struct BuildOptions {
+  IndexSpec index;  // used by build; add keeps the index's own spec
+  int threads = 0;  // threads building the search structure; 0: all cores (the embedder has its own)
+  // Embedding cache folder (voxir/embed.h EmbeddingCache); empty: none. With it, re-indexing the
+  // same volumes with the same embedder (e.g. with another index spec) does not re-embed them.
+  // About 9 KB per slice for the built-in embedder.
+  std::filesystem::path embedding_cache = default_embedding_cache();
+  // Called after each volume and at each stage; may throw to abort (the index stays as it was).
+  std::function<void(const BuildProgress&)> progress;
+};
+
+// Sources from TS dataset folders (meta.csv) and loose volume paths (files or DICOM folders).
+// Loose volumes are named by volume_id_for_path, a dataset's by its image_id; `id_prefix` (e.g.
+// "tsv2/") goes in front of every id. An id already in `taken` or given earlier in `paths` gets
+// "-2", "-3"... so two collections that both start at s0001 can share one index.
+[[nodiscard]] std::vector<VolumeSource> sources_from_paths(
+    std::span<const std::filesystem::path> paths, std::span<const std::string> taken = {},
+    std::string_view id_prefix = {});
+// A readable id for a loose volume: the file name without .nii/.nii.gz, or the folder's name when
+// the file is called ct.nii(.gz) (ts layout) or the path is a DICOM folder.
+[[nodiscard]] std::string volume_id_for_path(const std::filesystem::path& path);
+
+// Reads, embeds (through the cache in `embedding_cache` unless it is empty) and labels one
+// volume. Throws Error (with the path as context) when it fails.
+[[nodiscard]] VolumeVectors ingest_volume(const VolumeSource& source, const Embedder& embedder,
+                                          const std::filesystem::path& embedding_cache = {});
+
+// Creates (or replaces) the index in `dir` from `sources`. Volumes that fail to read are
+// reported in BuildReport::skipped. Throws Error when no volume could be indexed or the write
+// fails; the previous index in `dir`, if any, is then untouched.
+BuildReport build_index(const std::filesystem::path& dir, std::span<const VolumeSource> sources,
+                        const Embedder& embedder, const BuildOptions& options);
+// Adds volumes to an existing index (the embedder must match it). Same guarantees as build.
+BuildReport add_to_index(const std::filesystem::path& dir, std::span<const VolumeSource> sources,
+                         const Embedder& embedder, const BuildOptions& options);
+// Removes one volume. Throws Error(kNotFound) when the index has no such volume.
+BuildReport remove_from_index(const std::filesystem::path& dir, std::string_view volume_id,
+                              const WriteOptions& options = {});
+
+}  // namespace voxir

@@ -1,0 +1,208 @@
+// search(index, Query): the one entry point of every front end. Decides what a query means
+// (source, slices, region, self-exclusion, embedder) and hands vectors to the staged searcher.
+#include "voxir/embed.h"
+#include "voxir/error.h"
+#include "voxir/labels.h"
+#include "voxir/search.h"
+#include "voxir/volume.h"
+
+#include <chrono>
+#include <memory>
+
+namespace voxir {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Range = std::array<std::int64_t, 2>;
+
+int count_sources(const Query& q) {
+  return int{!q.path.empty()} + int{q.volume != nullptr} + int{!q.indexed_id.empty()} +
+         int{!q.vectors.empty()};
+}
+
+void check_query(const Query& q) {
+  const int sources = count_sources(q);
+  if (sources != 1) {
+    fail(ErrorKind::kUsage,
+         "a query needs exactly one source (a volume path, a volume, an indexed volume id or "
+         "vectors); got {}",
+         sources);
+  }
+  if (!q.region.empty() && q.slices)
+    fail(ErrorKind::kUsage, "a query takes a region or a slice range, not both");
+  if (!q.region.empty() && q.labels.empty() && q.indexed_id.empty()) {
+    fail(ErrorKind::kUsage,
+         "region '{}' needs the query's labels (a mask folder or multilabel file); only an indexed "
+         "volume's region comes from the index",
+         q.region);
+  }
+  if (q.region.empty() && !q.labels.empty())
+    fail(ErrorKind::kUsage, "labels were given without a region to take from them");
+  q.params.validate();
+}
+
+void check_range(const Range& r, std::int64_t num_slices, std::string_view what) {
+  if (r[0] < 0 || r[1] >= num_slices || r[0] > r[1]) {
+    fail(ErrorKind::kUsage, "query slices {}..{} are outside {}'s 0..{}", r[0], r[1], what,
+         num_slices - 1);
+  }
+}
+
+// The extent of `region` over an indexed volume's class-presence bitsets.
+std::optional<Range> stored_extent(const VolumeVectors& v, const Region& region) {
+  if (v.presence_bytes == 0) {
+    fail(ErrorKind::kNotFound, "indexed volume {} has no labels to find region '{}' in",
+         v.volume.id, region.name);
+  }
+  const auto classes = ClassCatalog::builtin().region_classes(region);
+  std::optional<Range> out;
+  for (std::int64_t k = 0; k < v.volume.num_slices; ++k) {
+    const std::uint8_t* row = v.presence.data() + k * v.presence_bytes;
+    for (const int c : classes) {
+      if (c / 8 >= v.presence_bytes || ((row[c / 8] >> (c % 8)) & 1) == 0) continue;
+      if (!out) out = Range{k, k};
+      (*out)[1] = k;
+      break;
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> same_source(const Index& index, const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto canonical = std::filesystem::weakly_canonical(path, ec);
+  std::vector<std::string> ids;
+  for (const auto& v : index.volumes()) {
+    if (std::filesystem::weakly_canonical(v.source, ec) == canonical) ids.push_back(v.id);
+  }
+  return ids;
+}
+
+// The slices a query asks for, out of `num_slices` (all when neither range nor region is set).
+Range choose_slices(const Query& q, std::int64_t num_slices, const Volume* volume,
+                    const VolumeVectors* stored, std::string_view what) {
+  Range r{0, num_slices - 1};
+  if (q.slices) {
+    r = *q.slices;
+    if (r[1] == Query::kLastSlice) r[1] = num_slices - 1;
+  } else if (!q.region.empty()) {
+    const Region region = ClassCatalog::builtin().region(q.region);
+    std::optional<Range> extent;
+    std::string from;
+    if (stored != nullptr) {
+      extent = stored_extent(*stored, region);
+      from = fmt::format("indexed volume {}", stored->volume.id);
+    } else {
+      const SliceLabels labels = read_labels(q.labels, *volume, q.label_options);
+      extent = labels.extent(region, q.min_voxels);
+      from = q.labels.string();
+    }
+    if (!extent) {
+      fail(ErrorKind::kNotFound, "{}: {} '{}' is on no slice of the query", from,
+           region.coarse ? "region" : "class", region.name);
+    }
+    r = *extent;
+  }
+  check_range(r, num_slices, what);
+  return r;
+}
+
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+// Query vectors ready for the staged searcher.
+struct Resolved {
+  std::vector<float> owned;  // embedded here (path and volume sources)
+  std::span<const float> vectors;
+  Range slices{};
+  double read_ms = 0;
+  double embed_ms = 0;
+};
+
+void resolve_indexed(const Index& index, const Query& query, Resolved& out, SearchParams& params) {
+  const IndexedVolume* v = index.find(query.indexed_id);
+  if (v == nullptr) {
+    fail(ErrorKind::kNotFound, "{}: no indexed volume '{}'", index.dir().string(),
+         query.indexed_id);
+  }
+  const auto position = static_cast<std::size_t>(v - index.volumes().data());
+  const VolumeVectors stored = query.region.empty() ? VolumeVectors{} : index.labels(position);
+  out.slices = choose_slices(query, v->num_slices, nullptr, &stored,
+                             fmt::format("indexed volume {}", v->id));
+  const auto dim = static_cast<std::size_t>(index.dim());
+  out.vectors = index.volume_vectors(position).subspan(
+      static_cast<std::size_t>(out.slices[0]) * dim,
+      static_cast<std::size_t>(out.slices[1] - out.slices[0] + 1) * dim);
+  if (query.exclude_self) params.exclude.push_back(v->id);
+}
+
+void resolve_vectors(const Index& index, const Query& query, Resolved& out) {
+  if (!query.region.empty())
+    fail(ErrorKind::kUsage, "a region needs a volume or an indexed volume, not bare vectors");
+  const auto dim = static_cast<std::size_t>(index.dim());
+  if (query.vectors.size() % dim != 0) {
+    fail(ErrorKind::kUsage, "query vectors hold {} floats, not a multiple of the index's {} dimensions",
+         query.vectors.size(), dim);
+  }
+  const auto n = static_cast<std::int64_t>(query.vectors.size() / dim);
+  const std::int64_t last = query.first_slice + n - 1;
+  Range given = query.slices.value_or(Range{query.first_slice, last});
+  if (given[1] == Query::kLastSlice) given[1] = last;
+  check_range({given[0] - query.first_slice, given[1] - query.first_slice}, n, "the query vectors");
+  out.slices = given;
+  out.vectors = query.vectors.subspan(static_cast<std::size_t>(given[0] - query.first_slice) * dim,
+                                      static_cast<std::size_t>(given[1] - given[0] + 1) * dim);
+}
+
+void resolve_volume(const Index& index, const Query& query, Resolved& out, SearchParams& params) {
+  auto t = Clock::now();
+  std::unique_ptr<Embedder> own;
+  const Embedder* embedder = query.embedder;
+  if (embedder == nullptr) {
+    own = make_embedder(index.embedder().spec);
+    embedder = own.get();
+  }
+  check_same_embedder(index.embedder(), {embedder->spec(), embedder->fingerprint(), embedder->dim()});
+  std::optional<Volume> read;
+  const Volume* volume = query.volume;
+  if (volume == nullptr) volume = &read.emplace(read_volume(query.path, query.read));
+  out.slices = choose_slices(query, volume->nz(), volume, nullptr, "the query volume");
+  if (query.exclude_self && !query.path.empty()) {
+    const auto self = same_source(index, query.path);
+    params.exclude.insert(params.exclude.end(), self.begin(), self.end());
+  }
+  out.read_ms = ms_since(t);
+  t = Clock::now();
+  const std::int64_t n = out.slices[1] - out.slices[0] + 1;
+  out.owned.resize(static_cast<std::size_t>(n * embedder->dim()));
+  embedder->embed(*volume, out.slices[0], out.slices[1] + 1, out.owned);
+  out.vectors = out.owned;
+  out.embed_ms = ms_since(t);
+}
+
+}  // namespace
+
+SearchAnswer search(const Index& index, const Query& query) {
+  check_query(query);
+  SearchParams params = query.params;
+  Resolved resolved;
+  if (!query.indexed_id.empty()) {
+    resolve_indexed(index, query, resolved, params);
+  } else if (!query.vectors.empty()) {
+    resolve_vectors(index, query, resolved);
+  } else {
+    with_context(query.path.empty() ? std::string("query volume") : query.path.string(),
+                 [&] { resolve_volume(index, query, resolved, params); });
+  }
+  const Range r = resolved.slices;
+  SearchAnswer answer = search(index, resolved.vectors, r[1] - r[0] + 1, r[0], params);
+  answer.timings.read_ms = resolved.read_ms;
+  answer.timings.embed_ms = resolved.embed_ms;
+  answer.timings.total_ms += resolved.read_ms + resolved.embed_ms;
+  if (!query.region.empty()) answer.query_region = ClassCatalog::builtin().region(query.region).name;
+  answer.excluded = params.exclude;
+  return answer;
+}
+
+}  // namespace voxir
