@@ -1,8 +1,8 @@
 cmake_minimum_required(VERSION 3.25)
 # Fails when a file includes a header of an area its own area may not use (src/CMakeLists.txt
 # declares each area's DEPS). Checked: src/<area>/* (public and private headers of other areas),
-# include/voxir/*.h (each owned by one area), apps/* (public headers only: a front end never
-# reaches into src/). Called with ROOT and AREAS ("area=dep dep/header header|..."); touches
+# include/voxir/*.h (each owned by one area), apps/* and python/* (public headers only: a front
+# end never reaches into src/). Called with ROOT and AREAS ("area=dep dep/header header|..."); touches
 # STAMP when all is well.
 string(REPLACE "|" ";" entries "${AREAS}")
 set(areas)
@@ -78,7 +78,7 @@ foreach(f IN LISTS public)
   closure(${area} allowed)
   check_file(${f} ${area} "${allowed}" FALSE)
 endforeach()
-file(GLOB_RECURSE front_ends ${ROOT}/apps/*.cpp ${ROOT}/apps/*.h)
+file(GLOB_RECURSE front_ends ${ROOT}/apps/*.cpp ${ROOT}/apps/*.h ${ROOT}/python/*.cpp)
 foreach(f IN LISTS front_ends)
   check_file(${f} apps "${areas}" TRUE)
 endforeach()

@@ -138,7 +138,7 @@ class PyIndex {
                                 std::int64_t first_slice, std::optional<std::array<std::int64_t, 2>> slices,
                                 std::string region, std::optional<std::filesystem::path> labels,
                                 int k, std::string mode, std::optional<int> rerank, int top,
-                                bool exclude_self, std::vector<std::string> exclude, int ef, int nprobe,
+                                bool exclude_self, std::vector<std::string> exclude, int ef, int nprobe, int refine,
                                 std::string series) const {
     Query query;
     std::optional<Volume> volume;
@@ -166,6 +166,7 @@ class PyIndex {
     query.params.exclude = std::move(exclude);
     query.params.ann.ef_search = ef;
     query.params.ann.nprobe = nprobe;
+    query.params.ann.refine = refine;
     SearchAnswer answer;
     {
       py::gil_scoped_release release;  // `vectors` and `hu` stay referenced by this frame
@@ -178,8 +179,10 @@ class PyIndex {
   std::unique_ptr<Index> index_;
 };
 
-BuildOptions build_options(const std::string& index, int threads, std::optional<std::filesystem::path> cache) {
+BuildOptions build_options(const std::string& index, int threads,
+                           std::optional<std::filesystem::path> cache, const std::string& id_prefix) {
   BuildOptions options;
+  options.id_prefix = id_prefix;
   options.index = IndexSpec::parse(index);
   options.threads = threads;
   if (cache) options.embedding_cache = *cache;  // an empty path: no cache
@@ -229,7 +232,8 @@ PYBIND11_MODULE(voxir, m) {
            py::arg("spacing") = Vec3{1, 1, 1}, py::arg("first_slice") = 0, py::arg("slices") = py::none(),
            py::arg("region") = "", py::arg("labels") = py::none(), py::arg("k") = 10, py::arg("mode") = "count",
            py::arg("rerank") = 50, py::arg("top") = 10, py::arg("exclude_self") = false,
-           py::arg("exclude") = std::vector<std::string>{}, py::arg("ef") = 0, py::arg("nprobe") = 0,
+           py::arg("exclude") = std::vector<std::string>{}, py::arg("ef") = AnnParams{}.ef_search, py::arg("nprobe") = AnnParams{}.nprobe,
+           py::arg("refine") = AnnParams{}.refine,
            py::arg("series") = "",
            R"(Searches with exactly one of: path (NIfTI file or DICOM folder), vectors ((n, dim) float32 slice
 embeddings of slices first_slice..), hu ((slices, rows, columns) HU array in RAS+ order with spacing
@@ -241,12 +245,12 @@ picks the query slices. rerank=None ranks by votes only. Returns {"results": [..
       [](const std::filesystem::path& dir, const std::vector<std::filesystem::path>& inputs,
          const std::string& embedder, const std::string& index, int threads,
          std::optional<std::filesystem::path> cache, const std::string& id_prefix) {
-        const BuildOptions options = build_options(index, threads, std::move(cache));
+        const BuildOptions options = build_options(index, threads, std::move(cache), id_prefix);
         BuildReport report;
         {
           py::gil_scoped_release release;
           const auto e = make_embedder(embedder, {.threads = threads});
-          report = build_index(dir, sources_from_paths(inputs, {}, id_prefix), *e, options);
+          report = build_index(dir, sources_from_paths(inputs, {}, options.id_prefix), *e, options);
         }
         return to_python(report);
       },
@@ -258,21 +262,14 @@ picks the query slices. rerank=None ranks by votes only. Returns {"results": [..
       "add_to_index",
       [](const std::filesystem::path& dir, const std::vector<std::filesystem::path>& inputs, int threads,
          std::optional<std::filesystem::path> cache, const std::string& id_prefix) {
+        BuildOptions options;
+        options.threads = threads;
+        options.id_prefix = id_prefix;
+        if (cache) options.embedding_cache = *cache;
         BuildReport report;
         {
           py::gil_scoped_release release;
-          std::vector<std::string> taken;
-          std::string spec;
-          {
-            const auto index = Index::open(dir);
-            for (const auto& v : index->volumes()) taken.push_back(v.id);
-            spec = index->embedder().spec;
-          }
-          BuildOptions options;
-          options.threads = threads;
-          if (cache) options.embedding_cache = *cache;
-          const auto e = make_embedder(spec, {.threads = threads});
-          report = add_to_index(dir, sources_from_paths(inputs, taken, id_prefix), *e, options);
+          report = add_paths_to_index(dir, inputs, options);
         }
         return to_python(report);
       },

@@ -18,7 +18,7 @@ struct IndexArgs {
   std::string dir;
   std::vector<std::string> inputs;
   std::string embedder = kDefaultEmbedder;
-  std::string index = "HNSW32";
+  std::string index = "hnswlib:M32";
   std::string volume_id;
   std::string id_prefix;
   int threads = 0;
@@ -50,6 +50,7 @@ std::unique_ptr<Embedder> embedder_for(const std::string& spec, const IndexArgs&
 BuildOptions build_options(const IndexArgs& args, ProgressBar& bar) {
   BuildOptions options;
   options.threads = args.threads;
+  options.id_prefix = args.id_prefix;
   if (args.no_cache) {
     options.embedding_cache.clear();
   } else if (!args.cache.empty()) {
@@ -60,32 +61,24 @@ BuildOptions build_options(const IndexArgs& args, ProgressBar& bar) {
 }
 
 int run_build(const IndexArgs& args) {
-  const IndexSpec spec = IndexSpec::parse(args.index);  // usage errors before any slow work
+  std::vector<std::string> notes;
+  const IndexSpec spec = IndexSpec::parse(args.index, &notes);  // usage errors before slow work
+  for (const auto& note : notes) fmt::print(stderr, "note: {}\n", note);
   const auto embedder = embedder_for(args.embedder, args);
   ProgressBar bar;
   BuildOptions options = build_options(args, bar);
   options.index = spec;
   const auto paths = to_paths(args.inputs);
-  const auto sources = sources_from_paths(paths, {}, args.id_prefix);
+  const auto sources = sources_from_paths(paths, {}, options.id_prefix);
   const auto report = build_index(args.dir, sources, *embedder, options);
   bar.finish();
   return print_report(report, args.dir, "indexed");
 }
 
 int run_add(const IndexArgs& args) {
-  std::vector<std::string> taken;
-  std::string spec;
-  {
-    const auto index = Index::open(args.dir);
-    for (const auto& v : index->volumes()) taken.push_back(v.id);
-    spec = index->embedder().spec;
-  }
-  const auto embedder = embedder_for(spec, args);
   ProgressBar bar;
   const auto paths = to_paths(args.inputs);
-  const auto report =
-      add_to_index(args.dir, sources_from_paths(paths, taken, args.id_prefix), *embedder,
-                   build_options(args, bar));
+  const auto report = add_paths_to_index(args.dir, paths, build_options(args, bar));
   bar.finish();
   return print_report(report, args.dir, "added");
 }
@@ -182,7 +175,8 @@ void add_index_command(CLI::App& app, CommandRun& run) {
   build
       ->add_option(
           "--index", args->index,
-          "Index spec: Flat, HNSW<M>[,efc<N>][,ef<N>] or IVF<lists>,PQ<m>[,nprobe<N>][,refine<N>]")
+          "Index spec: faiss:Flat, hnswlib:M<links>[,efc<N>] or faiss:IVF<lists>,PQ<m> (round-1 "
+          "names Flat, HNSW32, IVF1024,PQ48 still work)")
       ->capture_default_str();
   add_ingest_options(build, *args);
   build->callback([args, &run] { run = [args] { return run_build(*args); }; });

@@ -25,8 +25,7 @@ struct SearchArgs {
   int rerank_n = 50;
   bool no_rerank = false;
   int top = 10;
-  int ef = 0;
-  int nprobe = 0;
+  AnnParams ann;
   bool json = false;
   bool exclude_self = false;
 };
@@ -54,7 +53,9 @@ void print_json(const SearchArgs& args, const SearchParams& params, const Search
   if (!answer.query_region.empty()) out["query"]["region"] = answer.query_region;
   out["params"] = {{"k", params.k},           {"mode", to_string(params.mode)},
                    {"rerank", params.rerank}, {"rerank_n", params.rerank_n},
-                   {"top", params.top},       {"exclude", answer.excluded}};
+                   {"top", params.top},       {"exclude", answer.excluded},
+                   {"ef", params.ann.ef_search}, {"nprobe", params.ann.nprobe},
+                   {"refine", params.ann.refine}};
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
   for (const auto& r : answer.results) {
     nlohmann::ordered_json alignment = nlohmann::ordered_json::array();
@@ -107,8 +108,7 @@ int run_search(const SearchArgs& args) {
   params.rerank = !args.no_rerank;
   params.rerank_n = args.rerank_n;
   params.top = args.top;
-  params.ann.ef_search = args.ef;
-  params.ann.nprobe = args.nprobe;
+  params.ann = args.ann;
   params.validate();
   const auto index = Index::open(args.dir);
   if (!args.slices.empty()) query.slices = parse_slices(args.slices);
@@ -148,8 +148,11 @@ void add_search_command(CLI::App& app, CommandRun& run) {
       ->capture_default_str();
   cmd->add_flag("--no-rerank", args->no_rerank, "Rank by votes only");
   cmd->add_option("--top", args->top, "Results to show")->capture_default_str();
-  cmd->add_option("--ef", args->ef, "HNSW search breadth for this query (0: the index's)");
-  cmd->add_option("--nprobe", args->nprobe, "IVF lists probed for this query (0: the index's)");
+  cmd->add_option("--ef", args->ann.ef_search, "hnswlib search breadth")->capture_default_str();
+  cmd->add_option("--nprobe", args->ann.nprobe, "IVF lists probed")->capture_default_str();
+  cmd->add_option("--refine", args->ann.refine,
+                  "IVF-PQ: re-score k * N hits exactly with the stored vectors (1: none)")
+      ->capture_default_str();
   cmd->add_flag("--exclude-self", args->exclude_self,
                 "Drop the query volume itself from the results");
   cmd->add_flag("--json", args->json, "Print JSON");

@@ -26,30 +26,28 @@
 
 namespace voxir {
 
-// How slice vectors are searched. Spec strings (parse and str() round-trip; str() spells every
-// knob so a stored spec is self-describing):
-//   "Flat"                          exact inner-product search (Faiss BLAS kernel)
-//   "HNSW32,efc200,ef64"            hnswlib graph: M links, build breadth, default search breadth
-//   "IVF1024,PQ48,nprobe16,refine50" Faiss IVF-PQ: lists, sub-quantizers (8 bits each), lists
-//                                   probed, and exact re-scoring of k*refine PQ hits with the
-//                                   stored vectors (refine1 = none: PQ alone reached .26-.5 recall)
-// Omitted knobs take the defaults below: "HNSW32" == "HNSW32,efc200,ef64".
+// How slice vectors are searched: the structure built once per generation. Spec strings name the
+// library that serves them; parse and str() round-trip, str() spelling every build knob:
+//   "faiss:Flat"               exact inner-product search (Faiss's BLAS kernel on the stored vectors)
+//   "hnswlib:M32,efc200"       hnswlib graph: M links per node, build breadth efc
+//   "faiss:IVF1024,PQ48"       Faiss IVF-PQ: coarse lists, sub-quantizers (8 bits each); hits are
+//                              re-scored exactly with the stored vectors (AnnParams::refine)
+// Omitted knobs take the defaults below: "hnswlib:M32" == "hnswlib:M32,efc200". Query-time knobs
+// (search breadth, lists probed, re-scoring) are not part of a spec: they travel with each query
+// (AnnParams). Round-1 names still parse: "Flat", "HNSW32[,efc200][,ef64]" (hnswlib) and
+// "IVF1024,PQ48[,nprobe16][,refine50]"; their query knobs are ignored, with a note.
 struct IndexSpec {
   enum class Type { kFlat, kHnsw, kIvfPq };
   Type type = Type::kFlat;
   int hnsw_m = 32;            // graph degree: more = better recall, more memory, slower build
   int ef_construction = 200;  // build-time breadth: more = better graph, slower build
-  int ef_search = 64;         // query-time breadth (>= k is enforced): recall vs latency
   int ivf_lists = 1024;       // coarse clusters; needs >= 39 training vectors per list
   int pq_m = 48;              // sub-quantizers; dim must be divisible by it; bytes per code
-  int nprobe = 16;            // lists visited per query: recall vs latency
-  // Exact re-scoring factor for IVF-PQ (1 = PQ distances only). PQ, not nprobe, limits recall:
-  // on 300k clustered 384-d vectors recall@10 was .26 / .81 / .997 at refine 1 / 10 / 50, the
-  // same at nprobe 16, 32 and 128 (docs/search-bench.md).
-  int refine = 50;
 
-  // Throws Error(kUsage) naming the bad token and the accepted grammar.
-  [[nodiscard]] static IndexSpec parse(std::string_view spec);
+  // Throws Error(kUsage) naming the bad token and the accepted grammar. A round-1 spelling is
+  // accepted; `notes` (when given) then receives what changed, e.g. that ef is now per query.
+  [[nodiscard]] static IndexSpec parse(std::string_view spec,
+                                       std::vector<std::string>* notes = nullptr);
   [[nodiscard]] std::string str() const;
   // Throws Error(kUsage) when the spec cannot index vectors of dimension `dim`.
   void validate(int dim) const;
@@ -95,11 +93,17 @@ struct IndexOpenOptions {
   bool verify_checksums = false;
 };
 
-// Per-query knobs of the approximate search (0 = the index spec's value).
+// Per-query knobs of the approximate search; each applies to one index type and is ignored by
+// the others. Trade-offs measured on 300k clustered 384-d vectors (docs/search-bench.md).
 struct AnnParams {
-  int ef_search = 0;
-  int nprobe = 0;
-  int refine = 0;
+  int ef_search = 64;  // hnswlib search breadth (raised to k when smaller): recall vs latency
+  int nprobe = 16;     // IVF lists visited: recall vs latency
+  // Exact re-scoring of k * refine IVF-PQ hits with the stored vectors (1 = PQ distances only).
+  // PQ, not nprobe, limits recall: recall@10 was .26 / .81 / .997 at refine 1 / 10 / 50, the same
+  // at nprobe 16, 32 and 128.
+  int refine = 50;
+  // Throws Error(kUsage) naming a knob below 1.
+  void validate() const;
 };
 
 // An opened, immutable index generation. Thread-safe: any number of threads may search at once.

@@ -34,6 +34,8 @@ struct BuildOptions {
   // same volumes with the same embedder (e.g. with another index spec) does not re-embed them.
   // About 9 KB per slice for the built-in embedder.
   std::filesystem::path embedding_cache = default_embedding_cache();
+  // Put in front of every id made from paths (sources_from_paths), e.g. "tsv2:".
+  std::string id_prefix;
   // Called after each volume and at each stage; may throw to abort (the index stays as it was).
   std::function<void(const BuildProgress&)> progress;
 };
@@ -62,6 +64,12 @@ BuildReport build_index(const std::filesystem::path& dir, std::span<const Volume
 // Adds volumes to an existing index (the embedder must match it). Same guarantees as build.
 BuildReport add_to_index(const std::filesystem::path& dir, std::span<const VolumeSource> sources,
                          const Embedder& embedder, const BuildOptions& options);
+// add_to_index for volumes given by path (as sources_from_paths names them, against the ids
+// already indexed), embedded with the index's own embedder (made from its spec, with
+// options.threads): what `voxir index add` and the Python module's add_to_index do.
+BuildReport add_paths_to_index(const std::filesystem::path& dir,
+                               std::span<const std::filesystem::path> paths,
+                               const BuildOptions& options);
 // Removes one volume. Throws Error(kNotFound) when the index has no such volume.
 BuildReport remove_from_index(const std::filesystem::path& dir, std::string_view volume_id,
                               const WriteOptions& options = {});

@@ -1,7 +1,7 @@
 // The approximate (or exact) search structure of an index generation, behind one interface.
 // Implementations: Flat (Faiss's BLAS kernel straight on the memory-mapped vectors, no copy),
 // HNSW (hnswlib: on this machine it builds ~4x and searches ~5x faster than Faiss's HNSW at equal
-// recall, DEPENDENCIES.md) and IVF-PQ (Faiss, with exact re-scoring from the stored vectors).
+// recall, docs/dependencies.md) and IVF-PQ (Faiss, with exact re-scoring from the stored vectors).
 #pragma once
 
 #include "voxir/index.h"
@@ -44,14 +44,12 @@ void build_ann(const IndexSpec& spec, const RowVectors& rows, const std::filesys
 
 // Faiss / hnswlib, one translation unit each.
 [[nodiscard]] std::unique_ptr<Ann> open_flat(const IndexSpec& spec, const RowVectors& rows);
-[[nodiscard]] std::unique_ptr<Ann> open_ivfpq(const IndexSpec& spec,
-                                              const std::filesystem::path& file,
+[[nodiscard]] std::unique_ptr<Ann> open_ivfpq(const std::filesystem::path& file,
                                               const RowVectors& rows);
 void build_ivfpq(const IndexSpec& spec, const RowVectors& rows,
                  const std::filesystem::path& previous, std::int64_t previous_rows,
                  const std::filesystem::path& out, int threads);
-[[nodiscard]] std::unique_ptr<Ann> open_hnsw(const IndexSpec& spec,
-                                             const std::filesystem::path& file,
+[[nodiscard]] std::unique_ptr<Ann> open_hnsw(const std::filesystem::path& file,
                                              const RowVectors& rows);
 void build_hnsw(const IndexSpec& spec, const RowVectors& rows,
                 const std::filesystem::path& previous, std::int64_t previous_rows,

@@ -36,13 +36,13 @@ class FlatAnn final : public Ann {
 
 class IvfPqAnn final : public Ann {
  public:
-  IvfPqAnn(const IndexSpec& spec, std::unique_ptr<faiss::Index> index, const RowVectors& rows)
-      : spec_(spec), index_(std::move(index)), rows_(rows) {}
+  IvfPqAnn(std::unique_ptr<faiss::Index> index, const RowVectors& rows)
+      : index_(std::move(index)), rows_(rows) {}
   void search(const float* queries, std::int64_t n, int k, const AnnParams& params,
               std::int64_t* ids, float* sims) const override {
     faiss::SearchParametersIVF p;
-    p.nprobe = static_cast<std::size_t>(params.nprobe > 0 ? params.nprobe : spec_.nprobe);
-    const int refine = params.refine > 0 ? params.refine : spec_.refine;
+    p.nprobe = static_cast<std::size_t>(params.nprobe);
+    const int refine = params.refine;
     if (refine <= 1) {
       index_->search(n, queries, k, sims, ids, &p);
       return;
@@ -55,7 +55,6 @@ class IvfPqAnn final : public Ann {
   }
 
  private:
-  IndexSpec spec_;
   std::unique_ptr<faiss::Index> index_;
   RowVectors rows_;
 };
@@ -78,7 +77,7 @@ std::unique_ptr<Ann> open_flat(const IndexSpec& /*spec*/, const RowVectors& rows
   return std::make_unique<FlatAnn>(rows);
 }
 
-std::unique_ptr<Ann> open_ivfpq(const IndexSpec& spec, const std::filesystem::path& file,
+std::unique_ptr<Ann> open_ivfpq(const std::filesystem::path& file,
                                 const RowVectors& rows) {
   std::unique_ptr<faiss::Index> index(faiss_call(file, "reading the IVF-PQ index", [&] {
     return faiss::read_index(file.c_str(), faiss::IO_FLAG_MMAP | faiss::IO_FLAG_READ_ONLY);
@@ -88,7 +87,7 @@ std::unique_ptr<Ann> open_ivfpq(const IndexSpec& spec, const std::filesystem::pa
          "{}: holds {} vectors of dimension {}, the index has {} of dimension {}", file.string(),
          index->ntotal, index->d, rows.n, rows.dim);
   }
-  return std::make_unique<IvfPqAnn>(spec, std::move(index), rows);
+  return std::make_unique<IvfPqAnn>(std::move(index), rows);
 }
 
 void build_ivfpq(const IndexSpec& spec, const RowVectors& rows,

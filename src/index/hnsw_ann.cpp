@@ -24,14 +24,14 @@ using Hnsw = hnswlib::HierarchicalNSW<float>;
 
 class HnswAnn final : public Ann {
  public:
-  HnswAnn(const IndexSpec& spec, int dim, const std::filesystem::path& file)
-      : spec_(spec), dim_(static_cast<std::size_t>(dim)), space_(dim_) {
+  HnswAnn(int dim, const std::filesystem::path& file)
+      : dim_(static_cast<std::size_t>(dim)), space_(dim_) {
     try {
       hnsw_ = std::make_unique<Hnsw>(&space_, file.string());
     } catch (const std::exception& e) {
       fail(ErrorKind::kInvalidInput, "{}: cannot read the HNSW graph: {}", file.string(), e.what());
     }
-    hnsw_->setEf(static_cast<std::size_t>(spec.ef_search));
+    hnsw_->setEf(static_cast<std::size_t>(AnnParams{}.ef_search));
   }
 
   [[nodiscard]] std::size_t size() const { return hnsw_->cur_element_count; }
@@ -39,7 +39,7 @@ class HnswAnn final : public Ann {
   void search(const float* queries, std::int64_t n, int k, const AnnParams& params,
               std::int64_t* ids, float* sims) const override {
     const auto ef = static_cast<std::size_t>(
-        std::max(k, params.ef_search > 0 ? params.ef_search : spec_.ef_search));
+        std::max(k, params.ef_search));
     std::shared_lock read(ef_lock_);
     while (hnsw_->ef_ != ef) {
       read.unlock();
@@ -69,7 +69,6 @@ class HnswAnn final : public Ann {
   }
 
  private:
-  IndexSpec spec_;
   std::size_t dim_;
   hnswlib::InnerProductSpace space_;
   std::unique_ptr<Hnsw> hnsw_;
@@ -78,9 +77,9 @@ class HnswAnn final : public Ann {
 
 }  // namespace
 
-std::unique_ptr<Ann> open_hnsw(const IndexSpec& spec, const std::filesystem::path& file,
+std::unique_ptr<Ann> open_hnsw(const std::filesystem::path& file,
                                const RowVectors& rows) {
-  auto ann = std::make_unique<HnswAnn>(spec, rows.dim, file);
+  auto ann = std::make_unique<HnswAnn>(rows.dim, file);
   if (static_cast<std::int64_t>(ann->size()) != rows.n) {
     fail(ErrorKind::kInvalidInput, "{}: the HNSW graph holds {} vectors, the index has {}",
          file.string(), ann->size(), rows.n);

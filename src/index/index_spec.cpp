@@ -1,6 +1,8 @@
 #include "voxir/error.h"
 #include "voxir/index.h"
 
+#include <fmt/ranges.h>
+
 #include <charconv>
 #include <optional>
 #include <string>
@@ -10,8 +12,7 @@ namespace voxir {
 namespace {
 
 constexpr const char* kGrammar =
-    "expected \"Flat\", \"HNSW<M>[,efc<N>][,ef<N>]\" or "
-    "\"IVF<lists>,PQ<m>[,nprobe<N>][,refine<N>]\"";
+    "expected \"faiss:Flat\", \"hnswlib:M<links>[,efc<N>]\" or \"faiss:IVF<lists>,PQ<m>\"";
 
 std::vector<std::string_view> split_tokens(std::string_view s) {
   std::vector<std::string_view> out;
@@ -42,25 +43,39 @@ std::optional<int> number_after(std::string_view token, std::string_view prefix,
 
 }  // namespace
 
-IndexSpec IndexSpec::parse(std::string_view spec) {
-  const auto tokens = split_tokens(spec);
+IndexSpec IndexSpec::parse(std::string_view spec, std::vector<std::string>* notes) {
+  // "library:rest"; without a library, a round-1 name ("Flat", "HNSW32,...", "IVF...").
+  std::string_view library;
+  std::string_view rest = spec;
+  if (const auto colon = spec.find(':'); colon != std::string_view::npos) {
+    library = spec.substr(0, colon);
+    rest = spec.substr(colon + 1);
+    if (library != "faiss" && library != "hnswlib") {
+      fail(ErrorKind::kUsage, "index spec \"{}\": unknown library \"{}\"; {}", spec, library,
+           kGrammar);
+    }
+  }
+  const auto tokens = split_tokens(rest);
+  const bool legacy = library.empty();
   IndexSpec out;
   std::size_t next = 1;
-  if (tokens[0] == "Flat") {
+  std::vector<std::string> dropped;  // round-1 query knobs
+  if (tokens[0] == "Flat" && library != "hnswlib") {
     out.type = Type::kFlat;
-  } else if (auto m = number_after(tokens[0], "HNSW", spec)) {
+  } else if (auto m = number_after(tokens[0], legacy ? "HNSW" : "M", spec);
+             m && library != "faiss") {
     out.type = Type::kHnsw;
     out.hnsw_m = *m;
     for (; next < tokens.size(); ++next) {
       if (auto v = number_after(tokens[next], "efc", spec)) {
         out.ef_construction = *v;
-      } else if (auto e = number_after(tokens[next], "ef", spec)) {
-        out.ef_search = *e;
+      } else if (legacy && number_after(tokens[next], "ef", spec)) {
+        dropped.emplace_back(tokens[next]);
       } else {
         break;
       }
     }
-  } else if (auto lists = number_after(tokens[0], "IVF", spec)) {
+  } else if (auto lists = number_after(tokens[0], "IVF", spec); lists && library != "hnswlib") {
     out.type = Type::kIvfPq;
     out.ivf_lists = *lists;
     if (tokens.size() < 2 || !number_after(tokens[1], "PQ", spec)) {
@@ -68,21 +83,30 @@ IndexSpec IndexSpec::parse(std::string_view spec) {
     }
     out.pq_m = *number_after(tokens[1], "PQ", spec);
     for (next = 2; next < tokens.size(); ++next) {
-      if (auto p = number_after(tokens[next], "nprobe", spec)) {
-        out.nprobe = *p;
-      } else if (auto r = number_after(tokens[next], "refine", spec)) {
-        out.refine = *r;
+      if (legacy && (number_after(tokens[next], "nprobe", spec) ||
+                     number_after(tokens[next], "refine", spec))) {
+        dropped.emplace_back(tokens[next]);
       } else {
         break;
       }
     }
   } else {
-    fail(ErrorKind::kUsage, "index spec \"{}\": unknown index type \"{}\"; {}", spec, tokens[0],
-         kGrammar);
+    fail(ErrorKind::kUsage, "index spec \"{}\": unknown index type \"{}\"{}; {}", spec, tokens[0],
+         library.empty() ? "" : fmt::format(" for {}", library), kGrammar);
   }
   if (next < tokens.size()) {
-    fail(ErrorKind::kUsage, "index spec \"{}\": unexpected \"{}\"; {}", spec, tokens[next],
-         kGrammar);
+    const bool knob = number_after(tokens[next], "ef", spec) || number_after(tokens[next], "nprobe", spec) ||
+                      number_after(tokens[next], "refine", spec);
+    fail(ErrorKind::kUsage, "index spec \"{}\": unexpected \"{}\"{}; {}", spec, tokens[next],
+         knob ? " (a query-time knob: give it with each query, AnnParams)" : "", kGrammar);
+  }
+  if (notes != nullptr && legacy) {
+    notes->push_back(fmt::format("index spec \"{}\" is a round-1 name; it now reads \"{}\"{}", spec,
+                                 out.str(),
+                                 dropped.empty() ? std::string()
+                                                 : fmt::format(" ({} ignored: query-time knobs travel with "
+                                                               "each query)",
+                                                               fmt::join(dropped, ", "))));
   }
   return out;
 }
@@ -90,13 +114,21 @@ IndexSpec IndexSpec::parse(std::string_view spec) {
 std::string IndexSpec::str() const {
   switch (type) {
     case Type::kFlat:
-      return "Flat";
+      return "faiss:Flat";
     case Type::kHnsw:
-      return fmt::format("HNSW{},efc{},ef{}", hnsw_m, ef_construction, ef_search);
+      return fmt::format("hnswlib:M{},efc{}", hnsw_m, ef_construction);
     case Type::kIvfPq:
-      return fmt::format("IVF{},PQ{},nprobe{},refine{}", ivf_lists, pq_m, nprobe, refine);
+      return fmt::format("faiss:IVF{},PQ{}", ivf_lists, pq_m);
   }
   return "?";
+}
+
+void AnnParams::validate() const {
+  if (ef_search < 1 || nprobe < 1 || refine < 1) {
+    fail(ErrorKind::kUsage,
+         "search knobs ef {}, nprobe {}, refine {}: each must be at least 1", ef_search, nprobe,
+         refine);
+  }
 }
 
 void IndexSpec::validate(int dim) const {
@@ -110,10 +142,6 @@ void IndexSpec::validate(int dim) const {
       fail(ErrorKind::kUsage,
            "index spec {}: dimension {} is not divisible by PQ{} (try a divisor of {})", str(), dim,
            pq_m, dim);
-    }
-    if (nprobe > ivf_lists) {
-      fail(ErrorKind::kUsage, "index spec {}: nprobe {} exceeds the {} lists", str(), nprobe,
-           ivf_lists);
     }
   }
 }

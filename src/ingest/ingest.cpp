@@ -212,6 +212,20 @@ BuildReport add_to_index(const std::filesystem::path& dir, std::span<const Volum
   return written;
 }
 
+BuildReport add_paths_to_index(const std::filesystem::path& dir,
+                               std::span<const std::filesystem::path> paths,
+                               const BuildOptions& options) {
+  std::vector<std::string> taken;
+  std::string spec;
+  {
+    const auto index = Index::open(dir);
+    for (const auto& v : index->volumes()) taken.push_back(v.id);
+    spec = index->embedder().spec;
+  }
+  const auto embedder = make_embedder(spec, {.threads = options.threads});
+  return add_to_index(dir, sources_from_paths(paths, taken, options.id_prefix), *embedder, options);
+}
+
 BuildReport remove_from_index(const std::filesystem::path& dir, std::string_view volume_id,
                               const WriteOptions& options) {
   const std::string id(volume_id);

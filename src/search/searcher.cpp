@@ -74,6 +74,7 @@ VoteMode parse_vote_mode(std::string_view text) {
 }
 
 void SearchParams::validate() const {
+  ann.validate();
   if (k < 1) fail(ErrorKind::kUsage, "k = {}: each query slice must fetch at least 1 neighbour", k);
   if (rerank && rerank_n < 1)
     fail(ErrorKind::kUsage, "rerank N = {}: must be at least 1 (or disable re-ranking)", rerank_n);

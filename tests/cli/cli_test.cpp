@@ -194,7 +194,7 @@ TEST(Cli, IndexBuildInfoSearchAddRemove) {
   ASSERT_EQ(r.code, 0) << r.out;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["volumes"], 5);
-  EXPECT_EQ(j["index"], "HNSW16,efc200,ef64");
+  EXPECT_EQ(j["index"], "hnswlib:M16,efc200");
   EXPECT_EQ(j["volume_list"][2]["id"], "s0003");
 
   // The query's liver extent, from its labels.

@@ -36,7 +36,7 @@ TEST(Benchmark, PhantomDatasetEndToEnd) {
   const auto report = nlohmann::json::parse(read_text_file(summary.report_json));
   EXPECT_EQ(report["database_volumes"], 7);
   EXPECT_EQ(report["query_volumes"], 3);
-  EXPECT_EQ(report["config"]["index"], "Flat");
+  EXPECT_EQ(report["config"]["index"], "faiss:Flat");
   const auto& e = report["embedders"][0];
   EXPECT_EQ(e["spec"], "builtin:tissue");
   EXPECT_FALSE(e["index"]["reused"].get<bool>());

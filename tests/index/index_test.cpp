@@ -60,6 +60,7 @@ TEST(Index, ExactSearchEqualsBruteForce) {
 
 struct RecallCase {
   const char* spec;
+  AnnParams params;
   double min_recall;  // the recall@10 against exact search each spec is stated to reach
 };
 
@@ -71,10 +72,10 @@ TEST(Index, ApproximateIndexesReachTheirRecall) {
   std::vector<float> exact_sims;
   testing::brute_force_knn(queries, testing::all_rows(set), 32, k, exact_ids, exact_sims);
   const RecallCase cases[] = {
-      {"HNSW16,efc100,ef64", 0.95},
-      {"HNSW32,efc100", 0.97},
-      {"IVF32,PQ8,nprobe8,refine10", 0.90},
-      {"IVF32,PQ8,nprobe32,refine1", 0.30},  // PQ codes alone: coarse, but far above chance
+      {"hnswlib:M16,efc100", {.ef_search = 64}, 0.95},
+      {"hnswlib:M32,efc100", {}, 0.97},
+      {"faiss:IVF32,PQ8", {.nprobe = 8, .refine = 10}, 0.90},
+      {"faiss:IVF32,PQ8", {.nprobe = 32, .refine = 1}, 0.30},  // PQ codes alone: coarse, but far above chance
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.spec);
@@ -84,7 +85,7 @@ TEST(Index, ApproximateIndexesReachTheirRecall) {
     EXPECT_EQ(index->spec(), IndexSpec::parse(c.spec));
     std::vector<std::int64_t> ids(200 * k);
     std::vector<float> sims(200 * k);
-    index->search(queries, 200, k, {}, ids, sims);
+    index->search(queries, 200, k, c.params, ids, sims);
     std::size_t found = 0;
     for (std::size_t i = 0; i < 200; ++i) {
       const std::set<std::int64_t> truth(
@@ -94,20 +95,21 @@ TEST(Index, ApproximateIndexesReachTheirRecall) {
     }
     const double recall = double(found) / double(exact_ids.size());
     EXPECT_GE(recall, c.min_recall);
-    RecordProperty(c.spec, std::to_string(recall));
+    RecordProperty(fmt::format("{} nprobe{} refine{}", c.spec, c.params.nprobe, c.params.refine),
+                   std::to_string(recall));
   }
 }
 
 TEST(Index, HnswSearchBreadthIsPerQuery) {
   TempDir tmp;
   const auto set = testing::clustered_set({.volumes = 100, .slices = 40});
-  write_new(tmp.path(), "HNSW8,efc40,ef10", set);
+  write_new(tmp.path(), "hnswlib:M8,efc40", set);
   const auto index = Index::open(tmp.path());
   const auto queries = make_queries(set, 100, 3);
   std::vector<std::int64_t> exact_ids, ids(100 * 10), wide_ids(100 * 10);
   std::vector<float> exact_sims, sims(100 * 10);
   testing::brute_force_knn(queries, testing::all_rows(set), 32, 10, exact_ids, exact_sims);
-  index->search(queries, 100, 10, {}, ids, sims);
+  index->search(queries, 100, 10, {.ef_search = 10}, ids, sims);
   index->search(queries, 100, 10, {.ef_search = 400}, wide_ids, sims);
   auto recall = [&](const std::vector<std::int64_t>& got) {
     std::size_t found = 0;
@@ -172,7 +174,7 @@ TEST_P(IndexKinds, AddAndRemoveKeepSearchConsistent) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Specs, IndexKinds,
-                         ::testing::Values("Flat", "HNSW16", "IVF16,PQ8,nprobe16"));
+                         ::testing::Values("Flat", "HNSW16", "faiss:IVF16,PQ8"));
 
 TEST(Index, FailedWriteLeavesPreviousIndexIntact) {
   const char* stages[] = {"writing vectors", "building index", "writing catalog", "switching"};
@@ -192,7 +194,7 @@ TEST(Index, FailedWriteLeavesPreviousIndexIntact) {
     const auto index = Index::open(tmp.path(), {.verify_checksums = true});
     EXPECT_EQ(index->generation(), 1);
     EXPECT_EQ(index->volumes().size(), 10u);
-    EXPECT_EQ(index->spec().str(), "HNSW16,efc200,ef64");
+    EXPECT_EQ(index->spec().str(), "hnswlib:M16,efc200");
     EXPECT_FALSE(std::filesystem::exists(tmp / "gen-000002"));
   }
 }

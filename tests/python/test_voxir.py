@@ -119,3 +119,19 @@ def test_write_vectors_makes_a_searchable_index(tmp_path):
     answer = idx.search(vectors=volumes["ext3"][4:9], first_slice=4)
     assert answer["results"][0]["volume"] == "ext3"
     assert answer["results"][0]["location"] == (4, 8)
+
+
+def test_a_second_collection_with_the_same_ids_gets_its_own_namespace(collection, tmp_path):
+    data, _, _ = collection
+    index = str(tmp_path / "two")
+    cache = str(tmp_path / "cache")
+    voxir.build_index(index, [str(data)], index="Flat", cache=cache)
+    added = voxir.add_to_index(index, [str(data)], cache=cache)
+    assert added["volumes_added"] == 6
+    ids = {v["id"] for v in voxir.Index(index).volumes}
+    assert "s0001" in ids and "phantoms:s0001" in ids  # "<folder>:" by default
+    voxir.add_to_index(index, [str(data)], cache=cache, id_prefix="site2:")
+    assert "site2:s0006" in {v["id"] for v in voxir.Index(index).volumes}
+    with pytest.raises(voxir.Error, match="already in use"):
+        voxir.add_to_index(index, [str(data)], cache=cache, id_prefix="site2:")
+    assert len(voxir.Index(index).volumes) == 18  # the refused add changed nothing
