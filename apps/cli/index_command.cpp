@@ -22,6 +22,7 @@ struct IndexArgs {
   std::string index = "HNSW32";
   std::string volume_id;
   int threads = 0;
+  std::int64_t frame = -1;  // -1: not given
   std::string cache;
   bool no_cache = false;
   bool json = false;
@@ -32,6 +33,17 @@ struct IndexArgs {
 std::vector<std::filesystem::path> to_paths(const std::vector<std::string>& inputs) {
   return {inputs.begin(), inputs.end()};
 }
+
+std::vector<VolumeSource> with_frame(std::vector<VolumeSource> sources, const IndexArgs& args) {
+  if (args.frame >= 0) {
+    for (auto& s : sources) s.read.frame = args.frame;
+  }
+  return sources;
+}
+
+const char* const kFrameHelp =
+    "Frame (0-based) to read from 4-D inputs: NIfTI dim[4], or a phase of a multi-phase DICOM "
+    "series";
 
 int print_report(const BuildReport& report, const std::string& dir, const char* verb) {
   for (const auto& [path, why] : report.skipped) fmt::print(stderr, "skipped {}: {}\n", path, why);
@@ -73,7 +85,7 @@ int run_build(const IndexArgs& args) {
   BuildOptions options = build_options(args, bar);
   options.index = spec;
   const auto paths = to_paths(args.inputs);
-  const auto sources = sources_from_paths(paths);
+  const auto sources = with_frame(sources_from_paths(paths), args);
   const auto report = build_index(args.dir, sources, *embedder, options);
   bar.finish();
   return print_report(report, args.dir, "indexed");
@@ -90,8 +102,8 @@ int run_add(const IndexArgs& args) {
   const auto embedder = embedder_for(spec, args);
   ProgressBar bar;
   const auto paths = to_paths(args.inputs);
-  const auto report =
-      add_to_index(args.dir, sources_from_paths(paths, taken), *embedder, build_options(args, bar));
+  const auto report = add_to_index(args.dir, with_frame(sources_from_paths(paths, taken), args),
+                                   *embedder, build_options(args, bar));
   bar.finish();
   return print_report(report, args.dir, "added");
 }
@@ -119,6 +131,7 @@ int run_info(const IndexArgs& args) {
                        {"dim", index->dim()}};
     out["volumes"] = index->volumes().size();
     out["vectors"] = index->num_vectors();
+    out["empty_slices"] = index->num_empty_rows();
     out["bytes"] = bytes;
     out["bytes_per_vector"] = per_vector;
     out["checksums_verified"] = args.verify;
@@ -126,10 +139,12 @@ int run_info(const IndexArgs& args) {
     for (const auto& [name, size] : index->file_sizes()) files[name] = size;
     out["files"] = files;
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
-    for (const auto& v : index->volumes()) {
+    for (std::size_t i = 0; i < index->volumes().size(); ++i) {
+      const auto& v = index->volumes()[i];
       list.push_back({{"id", v.id},
                       {"path", v.source},
                       {"slices", v.num_slices},
+                      {"empty_slices", index->empty_slices(i)},
                       {"split", v.split},
                       {"dims", v.dims},
                       {"spacing", v.spacing},
@@ -145,7 +160,8 @@ int run_info(const IndexArgs& args) {
   fmt::print("  embedder     {} ({}-d)\n", index->embedder().spec, index->dim());
   fmt::print("  fingerprint  {}\n", index->embedder().fingerprint);
   fmt::print("  volumes      {}\n", index->volumes().size());
-  fmt::print("  vectors      {} (float32)\n", index->num_vectors());
+  fmt::print("  vectors      {} (float32); {} slices without a body, left out of searches\n",
+             index->num_vectors(), index->num_empty_rows());
   fmt::print("  size         {:.1f} MiB, {:.0f} bytes per vector{}\n", double(bytes) / (1 << 20),
              per_vector, args.verify ? ", checksums verified" : "");
   if (args.list_volumes) {
@@ -178,6 +194,7 @@ void add_index_command(CLI::App& app, CommandRun& run) {
           "Index spec: Flat, HNSW<M>[,efc<N>][,ef<N>] or IVF<lists>,PQ<m>[,nprobe<N>][,refine<N>]")
       ->capture_default_str();
   build->add_option("--threads", args->threads, "Threads (0: all cores)");
+  build->add_option("--frame", args->frame, kFrameHelp)->check(CLI::NonNegativeNumber);
   build->add_option("--cache", args->cache,
                   "Embedding cache folder: volumes embedded before by the same embedder are not "
                   "embedded again (default $XDG_CACHE_HOME/voxir/embeddings or ~/.cache/voxir/embeddings)");
@@ -190,6 +207,7 @@ void add_index_command(CLI::App& app, CommandRun& run) {
                   "A TS dataset folder, NIfTI files or DICOM series folders")
       ->required();
   add->add_option("--threads", args->threads, "Threads (0: all cores)");
+  add->add_option("--frame", args->frame, kFrameHelp)->check(CLI::NonNegativeNumber);
   add->add_option("--cache", args->cache,
                   "Embedding cache folder: volumes embedded before by the same embedder are not "
                   "embedded again (default $XDG_CACHE_HOME/voxir/embeddings or ~/.cache/voxir/embeddings)");

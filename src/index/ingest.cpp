@@ -7,7 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <set>
 
 namespace voxir {
@@ -40,6 +42,7 @@ std::vector<VolumeVectors> ingest_all(std::span<const VolumeSource> sources,
                                       BuildReport& report) {
   const auto start = std::chrono::steady_clock::now();
   std::vector<VolumeVectors> out;
+  std::optional<ErrorKind> first_kind;  // of the first failure: the kind when all fail
   BuildProgress progress;
   progress.volumes_total = sources.size();
   progress.stage = "embedding";
@@ -49,6 +52,7 @@ std::vector<VolumeVectors> ingest_all(std::span<const VolumeSource> sources,
       progress.slices_done += out.back().volume.num_slices;
     } catch (const Error& e) {
       report.skipped.emplace_back(source.path.string(), e.what());
+      if (!first_kind) first_kind = e.kind();
     }
     ++progress.volumes_done;
     progress.current = source.id.empty() ? source.path.string() : source.id;
@@ -57,7 +61,7 @@ std::vector<VolumeVectors> ingest_all(std::span<const VolumeSource> sources,
     if (options.progress) options.progress(progress);
   }
   if (out.empty()) {
-    fail(ErrorKind::kInvalidInput, "no volume could be indexed{}",
+    fail(first_kind.value_or(ErrorKind::kInvalidInput), "no volume could be indexed{}",
          report.skipped.empty() ? std::string()
                                 : fmt::format(" (first failure: {}: {})", report.skipped[0].first,
                                               report.skipped[0].second));
@@ -118,7 +122,7 @@ std::vector<VolumeSource> sources_from_paths(std::span<const std::filesystem::pa
 VolumeVectors ingest_volume(const VolumeSource& source, const Embedder& embedder,
                             const std::filesystem::path& embedding_cache) {
   return with_context(fmt::format("indexing {}", source.path.string()), [&] {
-    const Volume volume = read_volume(source.path);
+    const Volume volume = read_volume(source.path, source.read);
     VolumeVectors out;
     out.volume.id = source.id.empty() ? volume_id_for_path(source.path) : source.id;
     std::error_code ec;  // absolute, so the catalog means the same from any working directory
@@ -130,8 +134,22 @@ VolumeVectors ingest_volume(const VolumeSource& source, const Embedder& embedder
     out.volume.num_slices = volume.nz();
     if (volume.nz() <= 0) fail(ErrorKind::kInvalidInput, "the volume has no slices");
     // The embedder spreads a volume's slices over its own threads.
-    out.vectors = embedding_cache.empty() ? embedder.embed_all(volume)
-                                          : EmbeddingCache(embedding_cache).embed_all(embedder, volume);
+    SliceEmbeddings embedded =
+        embedding_cache.empty()
+            ? embedder.embed_all_measured(volume)
+            : EmbeddingCache(embedding_cache).embed_all_measured(embedder, volume);
+    out.vectors = std::move(embedded.vectors);
+    out.content = std::move(embedded.content);
+    // A misbehaving embedder (NaN weights, a division by zero) is caught here, so the volume is
+    // skipped with this reason rather than failing the whole write.
+    check_volume_vectors(out, embedder.dim());
+    const auto largest = std::max_element(out.content.begin(), out.content.end());
+    if (largest != out.content.end() && !(*largest >= kMinContentMm2)) {
+      fail(ErrorKind::kInvalidInput,
+           "no slice shows a body (the largest body area of its {} slices is {:.0f} mm², a slice "
+           "needs {:.0f} mm²): nothing in it could be found",
+           volume.nz(), *largest, kMinContentMm2);
+    }
     if (!source.labels.empty()) {
       const SliceLabels labels =
           with_context(fmt::format("reading labels {}", source.labels.string()),
