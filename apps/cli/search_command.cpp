@@ -28,6 +28,7 @@ struct SearchArgs {
   int rerank_n = 50;
   bool no_rerank = false;
   int top = 10;
+  std::int64_t frame = -1;  // -1: not given
   int ef = 0;
   int nprobe = 0;
   bool json = false;
@@ -86,7 +87,9 @@ std::vector<std::string> self_ids(const Index& index, const std::filesystem::pat
 void print_json(const SearchArgs& args, const SearchParams& params, const SearchAnswer& answer) {
   nlohmann::ordered_json out;
   out["index"] = args.dir;
-  out["query"] = {{"path", args.query}, {"slices", answer.query_slices}};
+  out["query"] = {{"path", args.query},
+                  {"slices", answer.query_slices},
+                  {"slices_used", answer.query_slices_used}};
   out["params"] = {{"k", params.k},           {"mode", to_string(params.mode)},
                    {"rerank", params.rerank}, {"rerank_n", params.rerank_n},
                    {"top", params.top},       {"exclude", params.exclude}};
@@ -111,9 +114,13 @@ void print_json(const SearchArgs& args, const SearchParams& params, const Search
 }
 
 void print_text(const SearchArgs& args, const SearchParams& params, const SearchAnswer& answer) {
-  fmt::print("query {} slices {}..{} ({}), k {}, {} votes{}\n", args.query, answer.query_slices[0],
-             answer.query_slices[1], answer.query_slices[1] - answer.query_slices[0] + 1, params.k,
-             to_string(params.mode),
+  const std::int64_t asked = answer.query_slices[1] - answer.query_slices[0] + 1;
+  fmt::print("query {} slices {}..{} ({}{}), k {}, {} votes{}\n", args.query,
+             answer.query_slices[0], answer.query_slices[1], asked,
+             answer.query_slices_used == asked
+                 ? std::string()
+                 : fmt::format("; {} with body used", answer.query_slices_used),
+             params.k, to_string(params.mode),
              params.rerank ? fmt::format(", MaxSim re-rank of top {}", params.rerank_n) : "");
   fmt::print("{:>4}  {:<20} {:>9} {:>6}  {:<11} {}\n", "rank", "volume", "score", "votes",
              "location", "path");
@@ -147,9 +154,13 @@ int run_search(const SearchArgs& args) {
   const auto embedder = make_embedder(index->embedder().spec);
   ReadOptions read;
   read.series_uid = args.series_uid;
+  if (args.frame >= 0) read.frame = args.frame;
   const Volume volume = read_volume(args.query, read);
   if (args.exclude_self) params.exclude = self_ids(*index, args.query);
-  const auto answer = search(*index, *embedder, volume, query_slices(args, volume), params);
+  const auto slices = query_slices(args, volume);
+  // A query without body fails naming the file: "q.nii.gz: slices 0..9 contain no body (...)".
+  const auto answer =
+      with_context(args.query, [&] { return search(*index, *embedder, volume, slices, params); });
   if (args.json) {
     print_json(args, params, answer);
   } else {
@@ -169,6 +180,10 @@ void add_search_command(CLI::App& app, CommandRun& run) {
       ->required();
   cmd->add_option("--series", args->series_uid,
                   "SeriesInstanceUID to read from a folder with several");
+  cmd->add_option("--frame", args->frame,
+                  "Frame (0-based) of a 4-D query: NIfTI dim[4], or a phase of a multi-phase DICOM "
+                  "series")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--labels", args->labels,
                   "The query's labels: folder of masks or multilabel file");
   cmd->add_option("--region", args->region,
