@@ -753,7 +753,8 @@ Volume read_dicom_series(const std::filesystem::path& folder, const ReadOptions&
     if (slices[i].position - slices[i - 1].position < kDuplicateMm) {
       fail(ErrorKind::kInvalidInput,
            "{}: {} and {} lie at the same position ({:.3f} mm along the slice normal): duplicate "
-           "slices or several acquisitions in one series",
+           "slices, or several acquisitions in one series that neither TemporalPositionIdentifier "
+           "nor AcquisitionNumber tells apart",
            folder.string(), slices[i - 1].header->path.filename().string(),
            slices[i].header->path.filename().string(), slices[i].position);
     }
