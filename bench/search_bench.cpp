@@ -13,6 +13,7 @@
 //          "Flat;HNSW32;IVF1024,PQ48"] [--dir DIR] [--json FILE]
 // Smoke test: voxir_bench_search --volumes 200 --slices 50 --dim 64 --queries 5
 //   --specs "Flat;HNSW16;IVF64,PQ16"
+#include "testutil/queries.h"
 #include "testutil/vectors.h"
 #include "voxir/index.h"
 #include "voxir/search.h"
@@ -238,7 +239,7 @@ int main(int argc, char** argv) {
     int top1_same = 0;
     double candidate_volumes = 0;
     for (std::size_t q = 0; q < queries.size(); ++q) {
-      const auto answer = voxir::search(*index, queries[q], n, 0, params);
+      const auto answer = voxir::testing::search_vectors(*index, queries[q], 0, params);
       if (q < 2) continue;
       times.add(answer.timings);
       if (!answer.results.empty() &&
@@ -250,7 +251,7 @@ int main(int argc, char** argv) {
         all_votes.rerank = false;
         all_votes.top = 1 << 30;
         candidate_volumes +=
-            double(voxir::search(*index, queries[q], n, 0, all_votes).results.size()) / cfg.queries;
+            double(voxir::testing::search_vectors(*index, queries[q], 0, all_votes).results.size()) / cfg.queries;
       }
       // Candidate-stage recall@k against exact search of the same query slices.
       std::vector<std::int64_t> ids(static_cast<std::size_t>(n * cfg.k));

@@ -139,11 +139,12 @@ class PyIndex {
                                 std::string region, std::optional<std::filesystem::path> labels,
                                 int k, std::string mode, std::optional<int> rerank, int top,
                                 bool exclude_self, std::vector<std::string> exclude, int ef, int nprobe, int refine,
-                                std::string series) const {
+                                std::string series, std::optional<std::int64_t> frame) const {
     Query query;
     std::optional<Volume> volume;
     if (path) query.path = *path;
     query.read.series_uid = std::move(series);
+    query.read.frame = frame;
     if (vectors) {
       if (vectors->ndim() != 2 || vectors->shape(1) != index_->dim()) {
         fail(ErrorKind::kUsage, "vectors: expected a 2-D array (slices, {}), got shape {}",
@@ -234,7 +235,7 @@ PYBIND11_MODULE(voxir, m) {
            py::arg("rerank") = 50, py::arg("top") = 10, py::arg("exclude_self") = false,
            py::arg("exclude") = std::vector<std::string>{}, py::arg("ef") = AnnParams{}.ef_search, py::arg("nprobe") = AnnParams{}.nprobe,
            py::arg("refine") = AnnParams{}.refine,
-           py::arg("series") = "",
+           py::arg("series") = "", py::arg("frame") = py::none(),
            R"(Searches with exactly one of: path (NIfTI file or DICOM folder), vectors ((n, dim) float32 slice
 embeddings of slices first_slice..), hu ((slices, rows, columns) HU array in RAS+ order with spacing
 (i, j, k) in mm) or volume_id (an indexed volume). slices=(a, b) or region (with labels for path/hu)
@@ -312,11 +313,14 @@ picks the query slices. rerank=None ranks by votes only. Returns {"results": [..
       "row L2-normalised. Queries must then come as vectors (search(vectors=...)) or volume ids.");
   m.def(
       "read_volume",
-      [](const std::filesystem::path& path, const std::string& series) {
+      [](const std::filesystem::path& path, const std::string& series, std::optional<std::int64_t> frame) {
         std::unique_ptr<Volume> volume;
         {
           py::gil_scoped_release release;
-          volume = std::make_unique<Volume>(read_volume(path, {.series_uid = series}));
+          ReadOptions read;
+          read.series_uid = series;
+          read.frame = frame;
+          volume = std::make_unique<Volume>(read_volume(path, read));
         }
         // The array owns the volume (no copy of the voxels).
         const Volume* v = volume.get();
@@ -329,8 +333,8 @@ picks the query slices. rerank=None ranks by votes only. Returns {"results": [..
         d["orientation"] = v->source_orientation();
         return d;
       },
-      py::arg("path"), py::arg("series") = "",
-      "Reads a NIfTI file or DICOM folder in voxir's canonical order: {'hu': (slices, rows, columns) "
+      py::arg("path"), py::arg("series") = "", py::arg("frame") = py::none(),
+      "Reads a NIfTI file or DICOM folder (frame: of a 4-D input) in voxir's canonical order: {'hu': (slices, rows, columns) "
       "float32 array (RAS+, slice 0 inferior), 'spacing': (i, j, k) mm, 'affine', 'orientation'}.");
   m.def(
       "synth",

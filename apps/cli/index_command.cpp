@@ -22,6 +22,7 @@ struct IndexArgs {
   std::string volume_id;
   std::string id_prefix;
   int threads = 0;
+  std::int64_t frame = -1;  // -1: not given
   std::string cache;
   bool no_cache = false;
   bool json = false;
@@ -32,6 +33,10 @@ struct IndexArgs {
 std::vector<std::filesystem::path> to_paths(const std::vector<std::string>& inputs) {
   return {inputs.begin(), inputs.end()};
 }
+
+const char* const kFrameHelp =
+    "Frame (0-based) to read from 4-D inputs: NIfTI dim[4], or a phase of a multi-phase DICOM "
+    "series";
 
 int print_report(const BuildReport& report, const std::string& dir, const char* verb) {
   for (const auto& [path, why] : report.skipped) fmt::print(stderr, "skipped {}: {}\n", path, why);
@@ -51,6 +56,7 @@ BuildOptions build_options(const IndexArgs& args, ProgressBar& bar) {
   BuildOptions options;
   options.threads = args.threads;
   options.id_prefix = args.id_prefix;
+  if (args.frame >= 0) options.read.frame = args.frame;
   if (args.no_cache) {
     options.embedding_cache.clear();
   } else if (!args.cache.empty()) {
@@ -69,7 +75,7 @@ int run_build(const IndexArgs& args) {
   BuildOptions options = build_options(args, bar);
   options.index = spec;
   const auto paths = to_paths(args.inputs);
-  const auto sources = sources_from_paths(paths, {}, options.id_prefix);
+  const auto sources = sources_from_paths(paths, {}, options.id_prefix, options.read);
   const auto report = build_index(args.dir, sources, *embedder, options);
   bar.finish();
   return print_report(report, args.dir, "indexed");
@@ -106,6 +112,7 @@ int run_info(const IndexArgs& args) {
                        {"dim", index->dim()}};
     out["volumes"] = index->volumes().size();
     out["vectors"] = index->num_vectors();
+    out["empty_slices"] = index->num_empty_rows();
     out["bytes"] = bytes;
     out["bytes_per_vector"] = per_vector;
     out["checksums_verified"] = args.verify;
@@ -113,10 +120,12 @@ int run_info(const IndexArgs& args) {
     for (const auto& [name, size] : index->file_sizes()) files[name] = size;
     out["files"] = files;
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
-    for (const auto& v : index->volumes()) {
+    for (std::size_t i = 0; i < index->volumes().size(); ++i) {
+      const auto& v = index->volumes()[i];
       list.push_back({{"id", v.id},
                       {"path", v.source},
                       {"slices", v.num_slices},
+                      {"empty_slices", index->empty_slices(i)},
                       {"split", v.split},
                       {"dims", v.dims},
                       {"spacing", v.spacing},
@@ -132,7 +141,8 @@ int run_info(const IndexArgs& args) {
   fmt::print("  embedder     {} ({}-d)\n", index->embedder().spec, index->dim());
   fmt::print("  fingerprint  {}\n", index->embedder().fingerprint);
   fmt::print("  volumes      {}\n", index->volumes().size());
-  fmt::print("  vectors      {} (float32)\n", index->num_vectors());
+  fmt::print("  vectors      {} (float32); {} slices without a body, left out of searches\n",
+             index->num_vectors(), index->num_empty_rows());
   fmt::print("  size         {:.1f} MiB, {:.0f} bytes per vector{}\n", double(bytes) / (1 << 20),
              per_vector, args.verify ? ", checksums verified" : "");
   if (args.list_volumes) {
@@ -147,6 +157,7 @@ int run_info(const IndexArgs& args) {
 // Options shared by build and add.
 void add_ingest_options(CLI::App* cmd, IndexArgs& args) {
   cmd->add_option("--threads", args.threads, "Threads (0: all cores)");
+  cmd->add_option("--frame", args.frame, kFrameHelp)->check(CLI::NonNegativeNumber);
   cmd->add_option("--cache", args.cache,
                   "Embedding cache folder: volumes embedded before by the same embedder are not "
                   "embedded again (default $XDG_CACHE_HOME/voxir/embeddings or "

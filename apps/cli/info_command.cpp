@@ -20,6 +20,7 @@ struct InfoArgs {
   std::string label_ids;
   std::uint32_t min_voxels = 1;
   bool resample_uneven = false;
+  std::int64_t frame = -1;  // -1: not given
   bool json = false;
 };
 
@@ -65,6 +66,7 @@ int run_info(const InfoArgs& args) {
   ReadOptions options;
   options.series_uid = args.series_uid;
   options.resample_uneven = args.resample_uneven;
+  if (args.frame >= 0) options.frame = args.frame;
   const Volume volume = read_volume(args.input, options);
   const auto range = volume.hu_range();
   std::optional<LabelFacts> facts;
@@ -83,6 +85,7 @@ int run_info(const InfoArgs& args) {
     out["orientation"] = volume.source_orientation();
     out["canonical_orientation"] = "RAS";
     out["hu_range"] = {range[0], range[1]};
+    out["nonfinite_voxels"] = volume.nonfinite_voxels();
     out["affine"] = volume.affine();
     if (facts) {
       out["min_voxels"] = args.min_voxels;
@@ -98,7 +101,12 @@ int run_info(const InfoArgs& args) {
   fmt::print("  spacing      {:.4g} x {:.4g} x {:.4g} mm\n", volume.spacing()[0], volume.spacing()[1],
              volume.spacing()[2]);
   fmt::print("  orientation  {} (source)\n", volume.source_orientation());
-  fmt::print("  HU range     {} .. {}\n", range[0], range[1]);
+  fmt::print("  HU range     {} .. {}{}\n", range[0], range[1],
+             volume.nonfinite_voxels() > 0 ? " (finite voxels)" : "");
+  if (volume.nonfinite_voxels() > 0) {
+    fmt::print("  non-finite   {} voxels (NaN or infinite; read as {} HU, outside the scan)\n",
+               volume.nonfinite_voxels(), kOutsideScanHu);
+  }
   if (facts) {
     print_extents("classes", facts->fine);
     print_extents("coarse regions", facts->coarse);
@@ -125,6 +133,10 @@ void add_info_command(CLI::App& app, CommandRun& run) {
       ->capture_default_str();
   cmd->add_flag("--resample-uneven", args->resample_uneven,
                  "Resample a DICOM series with uneven slice gaps onto its smallest gap (linear)");
+  cmd->add_option("--frame", args->frame,
+                  "Frame (0-based) of a 4-D input: NIfTI dim[4], or a phase of a multi-phase DICOM "
+                  "series")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", args->json, "Print JSON instead of text");
   cmd->callback([args, &run] { run = [args] { return run_info(*args); }; });
 }

@@ -25,6 +25,7 @@ struct SearchArgs {
   int rerank_n = 50;
   bool no_rerank = false;
   int top = 10;
+  std::int64_t frame = -1;  // -1: not given
   AnnParams ann;
   bool json = false;
   bool exclude_self = false;
@@ -49,7 +50,9 @@ std::array<std::int64_t, 2> parse_slices(const std::string& text) {
 void print_json(const SearchArgs& args, const SearchParams& params, const SearchAnswer& answer) {
   nlohmann::ordered_json out;
   out["index"] = args.dir;
-  out["query"] = {{"path", args.query}, {"slices", answer.query_slices}};
+  out["query"] = {{"path", args.query},
+                  {"slices", answer.query_slices},
+                  {"slices_used", answer.query_slices_used}};
   if (!answer.query_region.empty()) out["query"]["region"] = answer.query_region;
   out["params"] = {{"k", params.k},           {"mode", to_string(params.mode)},
                    {"rerank", params.rerank}, {"rerank_n", params.rerank_n},
@@ -77,9 +80,13 @@ void print_json(const SearchArgs& args, const SearchParams& params, const Search
 }
 
 void print_text(const SearchArgs& args, const SearchParams& params, const SearchAnswer& answer) {
-  fmt::print("query {} slices {}..{} ({}), k {}, {} votes{}\n", args.query, answer.query_slices[0],
-             answer.query_slices[1], answer.query_slices[1] - answer.query_slices[0] + 1, params.k,
-             to_string(params.mode),
+  const std::int64_t asked = answer.query_slices[1] - answer.query_slices[0] + 1;
+  fmt::print("query {} slices {}..{} ({}{}), k {}, {} votes{}\n", args.query,
+             answer.query_slices[0], answer.query_slices[1], asked,
+             answer.query_slices_used == asked
+                 ? std::string()
+                 : fmt::format("; {} with body used", answer.query_slices_used),
+             params.k, to_string(params.mode),
              params.rerank ? fmt::format(", MaxSim re-rank of top {}", params.rerank_n) : "");
   fmt::print("{:>4}  {:<20} {:>9} {:>6}  {:<11} {}\n", "rank", "volume", "score", "votes",
              "location", "path");
@@ -112,6 +119,7 @@ int run_search(const SearchArgs& args) {
   params.validate();
   const auto index = Index::open(args.dir);
   if (!args.slices.empty()) query.slices = parse_slices(args.slices);
+  if (args.frame >= 0) query.read.frame = args.frame;
   const auto answer = search(*index, query);
   if (args.json) {
     print_json(args, query.params, answer);
@@ -132,6 +140,10 @@ void add_search_command(CLI::App& app, CommandRun& run) {
       ->required();
   cmd->add_option("--series", args->series_uid,
                   "SeriesInstanceUID to read from a folder with several");
+  cmd->add_option("--frame", args->frame,
+                  "Frame (0-based) of a 4-D query: NIfTI dim[4], or a phase of a multi-phase DICOM "
+                  "series")
+      ->check(CLI::NonNegativeNumber);
   auto* labels = cmd->add_option("--labels", args->labels,
                                  "The query's labels: folder of masks or multilabel file");
   auto* region = cmd->add_option("--region", args->region,

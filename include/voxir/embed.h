@@ -26,6 +26,17 @@
 
 namespace voxir {
 
+// Slice content (voxir/volume.h kMinContentMm2): every embedder measures, for each slice it
+// embeds, the area in mm² of the body it sees.
+// The intensity test, for any embedder: area in mm² of slice k's voxels above kBodyHu.
+[[nodiscard]] double body_area_mm2(const Volume& volume, std::int64_t k);
+
+// A volume's slice vectors with each slice's content.
+struct SliceEmbeddings {
+  std::vector<float> vectors;  // nz * dim, row-major (contract above)
+  std::vector<float> content;  // nz body areas in mm² (see kMinContentMm2)
+};
+
 class Embedder {
  public:
   virtual ~Embedder() = default;
@@ -43,8 +54,16 @@ class Embedder {
   virtual void embed(const Volume& volume, std::int64_t k0, std::int64_t k1,
                      std::span<float> out) const = 0;
 
+  // Embeds slices [k0, k1) as embed() does and measures their content: content[k - k0] = the
+  // body area in mm² on slice k (k1 - k0 floats). The default runs embed() and the intensity
+  // test body_area_mm2; the built-in embedder reports the area of the body mask it embeds.
+  virtual void embed_measured(const Volume& volume, std::int64_t k0, std::int64_t k1,
+                              std::span<float> out, std::span<float> content) const;
+
   // Every slice of `volume`: nz() * dim() floats.
   [[nodiscard]] std::vector<float> embed_all(const Volume& volume) const;
+  // Every slice of `volume`, with its content.
+  [[nodiscard]] SliceEmbeddings embed_all_measured(const Volume& volume) const;
 };
 
 struct EmbedderOptions {
@@ -79,7 +98,9 @@ class EmbeddingCache {
     std::int64_t rejected = 0;  // present but corrupt or mismatching: recomputed and rewritten
   };
 
-  // embedder.embed_all(volume), from the cache when a valid entry exists.
+  // embedder.embed_all_measured(volume), from the cache when a valid entry exists.
+  [[nodiscard]] SliceEmbeddings embed_all_measured(const Embedder& embedder, const Volume& volume);
+  // The vectors of embed_all_measured.
   [[nodiscard]] std::vector<float> embed_all(const Embedder& embedder, const Volume& volume);
   [[nodiscard]] Stats stats() const;
   [[nodiscard]] const std::filesystem::path& folder() const { return folder_; }

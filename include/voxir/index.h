@@ -69,13 +69,21 @@ struct IndexedVolume {
 // A volume's slice vectors and labels, ready to be indexed (made by ingest_volume or by hand,
 // e.g. in benchmarks). `presence` holds one bitset of `presence_bytes` bytes per slice: bit c of
 // slice k is presence[k * presence_bytes + c / 8] >> (c % 8) & 1, c = ClassCatalog index.
-// Empty when the volume has no labels.
+// Empty when the volume has no labels. `content` holds each slice's body area in mm² as its
+// embedder measured it (voxir/embed.h, kMinContentMm2); empty: unknown, every slice counts as
+// having content.
 struct VolumeVectors {
   IndexedVolume volume;        // first_row is assigned by the writer
-  std::vector<float> vectors;  // volume.num_slices * dim, L2-normalised
+  std::vector<float> vectors;  // volume.num_slices * dim, L2-normalised, finite
   int presence_bytes = 0;
   std::vector<std::uint8_t> presence;
+  std::vector<float> content;  // volume.num_slices values, or empty
 };
+
+// Throws Error(kInvalidInput) naming the volume, slice and dimension of the first NaN or
+// infinite value in `vectors`, or a content value that is negative or not finite. Every write
+// (write_generation, hence build, add and any import) runs it on each volume it adds.
+void check_volume_vectors(const VolumeVectors& vectors, int dim);
 
 // Identity of the vectors in an index; opening or adding with a different one fails.
 struct EmbedderIdentity {
@@ -133,8 +141,16 @@ class Index {
   // All rows, or the rows of one volume (num_slices * dim floats), memory-mapped.
   [[nodiscard]] std::span<const float> vectors() const;
   [[nodiscard]] std::span<const float> volume_vectors(std::size_t volume) const;
-  // Class-presence bitsets of one volume's slices (see VolumeVectors); empty without labels.
+  // Class-presence bitsets and content of one volume's slices (see VolumeVectors); presence is
+  // empty without labels, content empty when unknown (indexes written by format version 1).
   [[nodiscard]] VolumeVectors labels(std::size_t volume) const;
+  // Whether row `row` shows a body: content >= kMinContentMm2, or content unknown. Rows without
+  // content neither receive votes nor take part in MaxSim re-ranking (voxir/search.h).
+  [[nodiscard]] bool row_has_content(std::int64_t row) const;
+  // Rows for which row_has_content is false.
+  [[nodiscard]] std::int64_t num_empty_rows() const;
+  // Empty slices of one volume (row_has_content false).
+  [[nodiscard]] std::int64_t empty_slices(std::size_t volume) const;
   // Bytes on disk of the current generation: total and per file name.
   [[nodiscard]] std::vector<std::pair<std::string, std::uint64_t>> file_sizes() const;
 

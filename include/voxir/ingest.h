@@ -21,6 +21,7 @@ struct VolumeSource {
   std::filesystem::path labels;  // folder of per-class masks or multilabel file; empty: none
   std::string split;
   std::string metadata_json = "{}";
+  ReadOptions read;  // series and frame to read from `path` (voxir/volume.h)
 };
 
 // Where embeddings are cached when the caller does not say: $XDG_CACHE_HOME/voxir/embeddings,
@@ -34,8 +35,10 @@ struct BuildOptions {
   // same volumes with the same embedder (e.g. with another index spec) does not re-embed them.
   // About 9 KB per slice for the built-in embedder.
   std::filesystem::path embedding_cache = default_embedding_cache();
-  // Put in front of every id made from paths (sources_from_paths), e.g. "tsv2:".
+  // For sources made from paths (add_paths_to_index): put in front of every id, e.g. "tsv2:",
+  // and how to read each path (e.g. the frame of 4-D inputs).
   std::string id_prefix;
+  ReadOptions read;
   // Called after each volume and at each stage; may throw to abort (the index stays as it was).
   std::function<void(const BuildProgress&)> progress;
 };
@@ -43,10 +46,11 @@ struct BuildOptions {
 // Sources from TS dataset folders (meta.csv) and loose volume paths (files or DICOM folders).
 // Loose volumes are named by volume_id_for_path, a dataset's by its image_id; `id_prefix` (e.g.
 // "tsv2/") goes in front of every id. An id already in `taken` or given earlier in `paths` gets
-// "-2", "-3"... so two collections that both start at s0001 can share one index.
+// "-2", "-3"... so two collections that both start at s0001 can share one index. Every source
+// is read with `read`.
 [[nodiscard]] std::vector<VolumeSource> sources_from_paths(
     std::span<const std::filesystem::path> paths, std::span<const std::string> taken = {},
-    std::string_view id_prefix = {});
+    std::string_view id_prefix = {}, const ReadOptions& read = {});
 // A readable id for a loose volume: the file name without .nii/.nii.gz, or the folder's name when
 // the file is called ct.nii(.gz) (ts layout) or the path is a DICOM folder.
 [[nodiscard]] std::string volume_id_for_path(const std::filesystem::path& path);

@@ -9,6 +9,11 @@
 //               alignment of query slice i;
 //   localize    the slice range of each result: the central `central_fraction` of its aligned
 //               slices (with rerank) or of its retrieved slices (without).
+// Empty slices (body area below kMinContentMm2, voxir/embed.h) take no part: query slices without
+// content are dropped before stage 1, indexed rows without content (Index::row_has_content)
+// neither receive votes nor count in MaxSim, so they are never aligned or localized. Empty
+// slices of two scans are identical; without this rule an all-air query matched padding slices
+// with score 1.
 // Query slice vectors follow voxir/index.h's contract (float32, L2-normalised, row-major).
 //
 // Every front end (CLI, bench, server, MPI coordinator, Python) describes what it wants as a
@@ -76,9 +81,10 @@ struct SearchTimings {
 struct SearchAnswer {
   std::vector<SearchResult> results;
   SearchTimings timings;
-  std::array<std::int64_t, 2> query_slices{0, 0};  // query slice range used, inclusive
-  std::string query_region;                         // the Query's region, canonical name; or ""
-  std::vector<std::string> excluded;                // volume ids left out (Query::exclude_self)
+  std::array<std::int64_t, 2> query_slices{0, 0};  // query slice range asked for, inclusive
+  std::int64_t query_slices_used = 0;  // slices of that range with content, which took part
+  std::string query_region;            // the Query's region, canonical name; or ""
+  std::vector<std::string> excluded;   // volume ids left out (Query::exclude_self)
 };
 
 // What to search with. Set exactly one source:
@@ -126,14 +132,13 @@ struct Query {
 [[nodiscard]] SearchAnswer search(const Index& index, const Query& query);
 
 // Searches `index` with precomputed query vectors of slices first_slice .. first_slice + n - 1.
-// Thread-safe for concurrent calls on the same index.
+// `query_content` holds those slices' body areas in mm² (Embedder::embed_measured); empty: every
+// query slice counts as having content. Throws Error(kInvalidInput) "slices a..b contain no
+// body" when no query slice has content. Thread-safe for concurrent calls on the same index.
 [[nodiscard]] SearchAnswer search(const Index& index, std::span<const float> query, std::int64_t n,
-                                  std::int64_t first_slice, const SearchParams& params);
+                                  std::int64_t first_slice, const SearchParams& params,
+                                  std::span<const float> query_content = {});
 
-// Embeds slices [slices[0], slices[1]] (inclusive) of `query` with `embedder`, which must match
-// the index (check_same_embedder), then searches as above.
-[[nodiscard]] SearchAnswer search(const Index& index, const Embedder& embedder, const Volume& query,
-                                  std::array<std::int64_t, 2> slices, const SearchParams& params);
 
 
 // Range spanned by the central `fraction` of `slices` (order irrelevant): sorts, drops

@@ -8,7 +8,10 @@
 //   * affine() maps a canonical voxel index (i, j, k, 1) to RAS world coordinates in mm (the
 //     NIfTI convention). It is the source's own geometry, re-expressed for the canonical order;
 //   * values are Hounsfield units as float32, after the file's rescale (NIfTI scl_slope/scl_inter,
-//     DICOM RescaleSlope/RescaleIntercept) has been applied.
+//     DICOM RescaleSlope/RescaleIntercept) has been applied;
+//   * values are finite: read_volume replaces NaN and infinite voxels (common after resampling
+//     in other tools) by kOutsideScanHu, i.e. treats them as outside the scanned field, and
+//     refuses a volume in which they are the majority. nonfinite_voxels() says how many there were.
 // Whatever order a file stores (LPS, PIL, slices head-first...), readers bring it to this one by
 // permuting and flipping axes only: no interpolation happens, so values are never blurred. An
 // oblique source (axes not parallel to the RAS axes) is mapped to the nearest axis order, as
@@ -18,6 +21,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -27,6 +31,13 @@ namespace voxir {
 using Vec3 = std::array<double, 3>;
 using Affine = std::array<std::array<double, 4>, 4>;  // row-major, last row 0 0 0 1
 using Dims = std::array<std::int64_t, 3>;
+
+// The value read_volume gives NaN and infinite voxels: air, as scanners store voxels outside the
+// reconstructed field of view. Embedders see them as outside the body.
+inline constexpr float kOutsideScanHu = -1024.0f;
+// read_volume refuses a volume when more than this fraction of its voxels are NaN or infinite:
+// what is left is no longer a scan (an all-NaN file would otherwise embed as empty air).
+inline constexpr double kMaxNonfiniteFraction = 0.5;
 
 class Volume {
  public:
@@ -54,8 +65,16 @@ class Volume {
     return hu_[static_cast<std::size_t>(i + dims_[0] * (j + dims_[1] * k))];
   }
 
-  // Smallest and largest HU value; {0, 0} for an empty volume.
+  // Smallest and largest finite HU value, not counting the voxels replace_nonfinite() replaced
+  // (their range is remembered when they are replaced); {0, 0} when there is none.
   [[nodiscard]] std::array<float, 2> hu_range() const;
+
+  // Replaces every NaN or infinite voxel by kOutsideScanHu and returns how many there were;
+  // remembers the count (nonfinite_voxels()) and the range of the finite values (hu_range()).
+  // read_volume calls it on everything it reads.
+  std::int64_t replace_nonfinite();
+  // Voxels replace_nonfinite() found NaN or infinite (0 for a volume that never went through it).
+  [[nodiscard]] std::int64_t nonfinite_voxels() const noexcept { return nonfinite_; }
 
  private:
   Dims dims_{0, 0, 0};
@@ -63,7 +82,18 @@ class Volume {
   Affine affine_{};
   std::vector<float> hu_;
   std::string orientation_;
+  std::int64_t nonfinite_ = 0;
+  std::array<float, 2> finite_range_{0, 0};  // valid when nonfinite_ > 0
 };
+
+// Slice content (which slices show any body). Slices with less than kMinContentMm2 of body are
+// "empty" (air above the head, padding, a slice outside the patient): they carry nothing to match,
+// and empty slices of two scans are identical, so the index and the searcher leave them out
+// (voxir/index.h, voxir/search.h); embedders measure the area (voxir/embed.h). The threshold's
+// measurement is in docs/embedders.md.
+inline constexpr double kMinContentMm2 = 100;  // 1 cm²
+// HU above which a voxel counts as body in the intensity test (as the built-in body mask).
+inline constexpr float kBodyHu = -300.0f;
 
 struct ReadOptions {
   // For a DICOM folder holding several series: the SeriesInstanceUID to read. Empty: the folder
@@ -72,14 +102,23 @@ struct ReadOptions {
   // DICOM series whose slice positions are unevenly spaced (missing slices, variable pitch) are
   // refused unless this is set; then they are resampled linearly onto the smallest spacing found.
   bool resample_uneven = false;
+  // The frame (0-based) to read from a 4-D input: the 4th dimension of a NIfTI file, or one phase
+  // of a multi-phase DICOM series (files told apart by TemporalPositionIdentifier, else by
+  // AcquisitionNumber, frames in ascending order of that number). Unset: a 4-D input is refused
+  // with an error naming --frame and the number of frames. A 3-D input has one frame, 0.
+  std::optional<std::int64_t> frame;
 };
 
 // Reads a CT volume: a NIfTI-1 or NIfTI-2 file (.nii or .nii.gz, told by its header, not its
 // name) or a folder holding a DICOM CT series. Returns it in canonical order (see above).
+// NaN and infinite voxels become kOutsideScanHu (see the contract above).
 // Throws Error naming the file and what is wrong: kNotFound, kInvalidInput (corrupt or truncated
-// file, absurd header), kUnsupported (datatype, tilted gantry, non-CT modality), kIo, kUsage (a
-// DICOM folder with several series and no series_uid). DICOM rules: docs/io.md.
-[[nodiscard]] Volume read_volume(const std::filesystem::path& path, const ReadOptions& options = {});
+// file, absurd header, more than kMaxNonfiniteFraction of the voxels NaN or infinite),
+// kUnsupported (datatype, tilted gantry, non-CT modality), kIo, kUsage (a DICOM folder with
+// several series and no series_uid; a 4-D input without frame, or a frame it does not have).
+// DICOM rules: docs/io.md.
+[[nodiscard]] Volume read_volume(const std::filesystem::path& path,
+                                 const ReadOptions& options = {});
 
 enum class NiftiDatatype { kUint8, kInt16, kFloat32 };
 

@@ -8,9 +8,35 @@
 
 namespace voxir {
 
+double body_area_mm2(const Volume& volume, std::int64_t k) {
+  std::int64_t count = 0;
+  for (const float v : volume.slice(k)) count += v > kBodyHu ? 1 : 0;
+  return static_cast<double>(count) * volume.spacing()[0] * volume.spacing()[1];
+}
+
+void Embedder::embed_measured(const Volume& volume, std::int64_t k0, std::int64_t k1,
+                              std::span<float> out, std::span<float> content) const {
+  embed(volume, k0, k1, out);
+  if (content.size() != static_cast<std::size_t>(k1 - k0)) {
+    fail(ErrorKind::kUsage, "embed: content holds {} floats, expected {} slices", content.size(),
+         k1 - k0);
+  }
+  for (std::int64_t k = k0; k < k1; ++k) {
+    content[static_cast<std::size_t>(k - k0)] = static_cast<float>(body_area_mm2(volume, k));
+  }
+}
+
 std::vector<float> Embedder::embed_all(const Volume& volume) const {
   std::vector<float> out(static_cast<std::size_t>(volume.nz()) * static_cast<std::size_t>(dim()));
   embed(volume, 0, volume.nz(), out);
+  return out;
+}
+
+SliceEmbeddings Embedder::embed_all_measured(const Volume& volume) const {
+  SliceEmbeddings out;
+  out.vectors.resize(static_cast<std::size_t>(volume.nz()) * static_cast<std::size_t>(dim()));
+  out.content.resize(static_cast<std::size_t>(volume.nz()));
+  embed_measured(volume, 0, volume.nz(), out.vectors, out.content);
   return out;
 }
 

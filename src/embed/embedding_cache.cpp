@@ -14,9 +14,10 @@ namespace {
 
 // Entry layout (little-endian, as the machine writes it):
 //   "VOXEMB01" | u32 header version | u32 dim | i64 slices | u64 volume hash |
-//   u32 fingerprint length | fingerprint | u64 hash of the vectors | f32 vectors
+//   u32 fingerprint length | fingerprint | u64 hash of the rest | f32 vectors | f32 content
+// Version 2 added the per-slice content; version 1 entries are recomputed.
 constexpr char kMagic[8] = {'V', 'O', 'X', 'E', 'M', 'B', '0', '1'};
-constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kVersion = 2;
 
 template <typename T>
 void put(std::vector<std::uint8_t>& b, const T& v) {
@@ -32,10 +33,10 @@ bool get(std::span<const std::uint8_t>& b, T& v) {
   return true;
 }
 
-// The vectors of a valid entry; empty when the entry does not match or is damaged.
-std::optional<std::vector<float>> decode(std::span<const std::uint8_t> b, std::uint64_t volume_hash,
-                                         const std::string& fingerprint, int dim,
-                                         std::int64_t slices) {
+// The vectors and content of a valid entry; empty when the entry does not match or is damaged.
+std::optional<SliceEmbeddings> decode(std::span<const std::uint8_t> b, std::uint64_t volume_hash,
+                                      const std::string& fingerprint, int dim,
+                                      std::int64_t slices) {
   if (b.size() < sizeof(kMagic) || std::memcmp(b.data(), kMagic, sizeof(kMagic)) != 0)
     return std::nullopt;
   b = b.subspan(sizeof(kMagic));
@@ -51,9 +52,13 @@ std::optional<std::vector<float>> decode(std::span<const std::uint8_t> b, std::u
   b = b.subspan(fp_len);
   if (!get(b, checksum)) return std::nullopt;
   const std::size_t count = static_cast<std::size_t>(n) * d;
-  if (b.size() != count * sizeof(float) || hash64(b) != checksum) return std::nullopt;
-  std::vector<float> out(count);
-  std::memcpy(out.data(), b.data(), b.size());
+  const auto slices_n = static_cast<std::size_t>(n);
+  if (b.size() != (count + slices_n) * sizeof(float) || hash64(b) != checksum) return std::nullopt;
+  SliceEmbeddings out;
+  out.vectors.resize(count);
+  out.content.resize(slices_n);
+  std::memcpy(out.vectors.data(), b.data(), count * sizeof(float));
+  std::memcpy(out.content.data(), b.data() + count * sizeof(float), slices_n * sizeof(float));
   return out;
 }
 
@@ -82,6 +87,10 @@ std::filesystem::path EmbeddingCache::entry_path(const Embedder& embedder,
 }
 
 std::vector<float> EmbeddingCache::embed_all(const Embedder& embedder, const Volume& volume) {
+  return embed_all_measured(embedder, volume).vectors;
+}
+
+SliceEmbeddings EmbeddingCache::embed_all_measured(const Embedder& embedder, const Volume& volume) {
   const std::uint64_t vh = volume_content_hash(volume);
   const std::string fingerprint = embedder.fingerprint();
   const auto path = folder_ / entry_name(vh, fingerprint);
@@ -93,17 +102,18 @@ std::vector<float> EmbeddingCache::embed_all(const Embedder& embedder, const Vol
     } catch (const Error&) {
       bytes.clear();  // unreadable counts as damaged: recompute
     }
-    if (auto vectors = decode(bytes, vh, fingerprint, embedder.dim(), volume.nz())) {
+    if (auto cached = decode(bytes, vh, fingerprint, embedder.dim(), volume.nz())) {
       ++counters_->hits;
-      return std::move(*vectors);
+      return std::move(*cached);
     }
     ++counters_->rejected;
   } else {
     ++counters_->misses;
   }
-  std::vector<float> vectors = embedder.embed_all(volume);
+  SliceEmbeddings embedded = embedder.embed_all_measured(volume);
+  const std::vector<float>& vectors = embedded.vectors;
   std::vector<std::uint8_t> b;
-  b.reserve(64 + fingerprint.size() + vectors.size() * sizeof(float));
+  b.reserve(64 + fingerprint.size() + (vectors.size() + embedded.content.size()) * sizeof(float));
   b.insert(b.end(), kMagic, kMagic + sizeof(kMagic));
   put(b, kVersion);
   put(b, static_cast<std::uint32_t>(embedder.dim()));
@@ -111,8 +121,12 @@ std::vector<float> EmbeddingCache::embed_all(const Embedder& embedder, const Vol
   put(b, vh);
   put(b, static_cast<std::uint32_t>(fingerprint.size()));
   b.insert(b.end(), fingerprint.begin(), fingerprint.end());
-  const std::span<const std::uint8_t> payload(reinterpret_cast<const std::uint8_t*>(vectors.data()),
-                                              vectors.size() * sizeof(float));
+  std::vector<std::uint8_t> payload(
+      reinterpret_cast<const std::uint8_t*>(vectors.data()),
+      reinterpret_cast<const std::uint8_t*>(vectors.data() + vectors.size()));
+  payload.insert(
+      payload.end(), reinterpret_cast<const std::uint8_t*>(embedded.content.data()),
+      reinterpret_cast<const std::uint8_t*>(embedded.content.data() + embedded.content.size()));
   put(b, hash64(payload));
   b.insert(b.end(), payload.begin(), payload.end());
   std::filesystem::create_directories(folder_, ec);
@@ -120,7 +134,7 @@ std::vector<float> EmbeddingCache::embed_all(const Embedder& embedder, const Vol
     fail(ErrorKind::kIo, "{}: cannot create the embedding cache folder: {}", folder_.string(),
          ec.message());
   write_file_atomic(path, b, /*sync=*/false);
-  return vectors;
+  return embedded;
 }
 
 }  // namespace voxir

@@ -141,18 +141,41 @@ class TissueEmbedder final : public Embedder {
 
   void embed(const Volume& volume, std::int64_t k0, std::int64_t k1,
              std::span<float> out) const override {
+    embed_impl(volume, k0, k1, out, {});
+  }
+
+  // The content is the area of the body mask the vector describes (step 2 above).
+  void embed_measured(const Volume& volume, std::int64_t k0, std::int64_t k1, std::span<float> out,
+                      std::span<float> content) const override {
+    if (content.size() != static_cast<std::size_t>(std::max<std::int64_t>(0, k1 - k0))) {
+      fail(ErrorKind::kUsage, "embed: content holds {} floats, expected {} slices", content.size(),
+           k1 - k0);
+    }
+    embed_impl(volume, k0, k1, out, content);
+  }
+
+ private:
+  void embed_impl(const Volume& volume, std::int64_t k0, std::int64_t k1, std::span<float> out,
+                  std::span<float> content) const {
     check_embed_args(volume, k0, k1, out.size(), dim());
     const auto d = static_cast<std::size_t>(dim());
+    const double pixel_mm2 = config_.grid_mm * config_.grid_mm;
     parallel_chunks(k1 - k0, threads_, [&](std::int64_t b, std::int64_t e, int) {
       Work wk;
       for (std::int64_t i = b; i < e; ++i) {
-        embed_slice(volume, k0 + i, out.subspan(static_cast<std::size_t>(i) * d, d), wk);
+        const std::int64_t body =
+            embed_slice(volume, k0 + i, out.subspan(static_cast<std::size_t>(i) * d, d), wk);
+        if (!content.empty()) {
+          content[static_cast<std::size_t>(i)] =
+              static_cast<float>(static_cast<double>(body) * pixel_mm2);
+        }
       }
     });
   }
 
- private:
-  void embed_slice(const Volume& volume, std::int64_t k, std::span<float> out, Work& wk) const {
+  // Embeds slice k into out; returns the body mask's pixel count (grid_mm pixels).
+  std::int64_t embed_slice(const Volume& volume, std::int64_t k, std::span<float> out,
+                           Work& wk) const {
     const TissueConfig& c = config_;
     const double sx = volume.spacing()[0], sy = volume.spacing()[1];
     const int w = std::max(
@@ -175,7 +198,7 @@ class TissueEmbedder final : public Embedder {
     if (body == 0) {  // no body (air, or a slice outside the patient): one fixed unit vector
       const float v = 1.0f / std::sqrt(static_cast<float>(out.size()));
       std::fill(out.begin(), out.end(), v);
-      return;
+      return 0;
     }
 
     // Per-class integral images over the body, and the body's centre of mass.
@@ -248,6 +271,7 @@ class TissueEmbedder final : public Embedder {
     for (float v : out) norm += static_cast<double>(v) * v;
     const float inv = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
     for (float& v : out) v *= inv;
+    return body;
   }
 
   TissueConfig config_;

@@ -4,6 +4,8 @@
 
 #include <sqlite3.h>
 
+#include <cstring>
+
 namespace voxir::index {
 namespace {
 
@@ -54,6 +56,9 @@ CREATE TABLE slices(
   slice INTEGER NOT NULL,        -- canonical slice index, 0 = most inferior
   classes BLOB NOT NULL,         -- class-presence bitset, bit c = ClassCatalog index c
   PRIMARY KEY(volume, slice)) WITHOUT ROWID;
+CREATE TABLE content(
+  volume INTEGER PRIMARY KEY,    -- volumes.pos
+  body_mm2 BLOB NOT NULL);       -- float32 per slice: body area in mm² (format version 2)
 )sql";
 
 }  // namespace
@@ -130,6 +135,40 @@ VolumeVectors Catalog::labels(const IndexedVolume& volume) const {
   return out;
 }
 
+std::unordered_map<std::string, std::vector<float>> Catalog::contents(
+    std::span<const IndexedVolume> volumes) const {
+  const std::lock_guard guard(lock_);
+  std::unordered_map<std::string, std::vector<float>> out;
+  {
+    Statement has(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'content'",
+                  file_);
+    if (sqlite3_step(has.get()) != SQLITE_ROW) return out;  // format version 1
+  }
+  std::unordered_map<std::string, std::int64_t> slices;
+  for (const auto& v : volumes) slices.emplace(v.id, v.num_slices);
+  Statement s(db_,
+              "SELECT volumes.id, content.body_mm2 FROM content JOIN volumes ON volumes.pos = "
+              "content.volume",
+              file_);
+  int rc = 0;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    std::string id = column_text(s.get(), 0);
+    const auto bytes = static_cast<std::size_t>(sqlite3_column_bytes(s.get(), 1));
+    const auto it = slices.find(id);
+    if (it == slices.end() || bytes != static_cast<std::size_t>(it->second) * sizeof(float)) {
+      fail(ErrorKind::kInvalidInput, "{}: the content of {} has {} bytes, expected {} slices",
+           file_.string(), id, bytes, it == slices.end() ? 0 : it->second);
+    }
+    std::vector<float> values(static_cast<std::size_t>(it->second));
+    if (bytes > 0) std::memcpy(values.data(), sqlite3_column_blob(s.get(), 1), bytes);
+    out.emplace(std::move(id), std::move(values));
+  }
+  if (rc != SQLITE_DONE)
+    fail(ErrorKind::kInvalidInput, "{}: reading slice content failed: {}", file_.string(),
+         sqlite3_errmsg(db_));
+  return out;
+}
+
 void write_catalog(const std::filesystem::path& file, const std::vector<IndexedVolume>& volumes,
                    const std::function<VolumeVectors(std::size_t)>& labels_of) {
   sqlite3* db = nullptr;
@@ -147,6 +186,7 @@ void write_catalog(const std::filesystem::path& file, const std::vector<IndexedV
   exec(db, "BEGIN", file);
   Statement vol(db, "INSERT INTO volumes VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)", file);
   Statement sl(db, "INSERT INTO slices VALUES(?1,?2,?3)", file);
+  Statement ct(db, "INSERT INTO content VALUES(?1,?2)", file);
   for (std::size_t i = 0; i < volumes.size(); ++i) {
     const auto& v = volumes[i];
     sqlite3_stmt* s = vol.get();
@@ -167,6 +207,17 @@ void write_catalog(const std::filesystem::path& file, const std::vector<IndexedV
            sqlite3_errmsg(db));
     }
     const VolumeVectors labels = labels_of(i);
+    if (!labels.content.empty()) {
+      sqlite3_stmt* c = ct.get();
+      sqlite3_reset(c);
+      sqlite3_bind_int64(c, 1, static_cast<sqlite3_int64>(i));
+      sqlite3_bind_blob(c, 2, labels.content.data(),
+                        static_cast<int>(labels.content.size() * sizeof(float)), SQLITE_STATIC);
+      if (sqlite3_step(c) != SQLITE_DONE) {
+        fail(ErrorKind::kIo, "{}: inserting the content of {} failed: {}", file.string(), v.id,
+             sqlite3_errmsg(db));
+      }
+    }
     if (labels.presence_bytes == 0) continue;
     for (std::int64_t k = 0; k < v.num_slices; ++k) {
       sqlite3_stmt* t = sl.get();

@@ -7,6 +7,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 struct sqlite3;
@@ -25,6 +28,11 @@ class Catalog {
   [[nodiscard]] std::vector<IndexedVolume> volumes() const;
   // Presence bitsets of one volume's slices (vectors left empty). Thread-safe.
   [[nodiscard]] VolumeVectors labels(const IndexedVolume& volume) const;
+  // Per-slice content of every volume that has it, by volume id (the `content` table, added in
+  // format version 2; a catalog without it gives an empty map). Throws Error(kInvalidInput) for a
+  // blob whose size does not match the volume's slice count.
+  [[nodiscard]] std::unordered_map<std::string, std::vector<float>> contents(
+      std::span<const IndexedVolume> volumes) const;
 
  private:
   std::filesystem::path file_;
@@ -32,8 +40,8 @@ class Catalog {
   mutable std::mutex lock_;
 };
 
-// Writes a new catalog file. `labels_of(i)` gives volume i's presence bitsets (only
-// presence_bytes and presence are read).
+// Writes a new catalog file. `labels_of(i)` gives volume i's presence bitsets and content (only
+// presence_bytes, presence and content are read).
 void write_catalog(const std::filesystem::path& file, const std::vector<IndexedVolume>& volumes,
                    const std::function<VolumeVectors(std::size_t)>& labels_of);
 

@@ -9,6 +9,7 @@
 #include "voxir/error.h"
 
 #include <algorithm>
+#include <cmath>
 #include <unordered_map>
 
 namespace voxir {
@@ -24,6 +25,10 @@ struct Index::Impl {
   std::unordered_map<std::string, std::size_t> by_id;
   std::unique_ptr<index::Catalog> catalog;
   std::unique_ptr<index::Ann> ann;
+  std::vector<std::vector<float>> content;  // per volume; empty: unknown
+  std::vector<std::uint8_t> row_content;    // per row: 1 when row_has_content
+  std::vector<std::int64_t> empty_slices;   // per volume
+  std::int64_t empty_rows = 0;
 };
 
 namespace {
@@ -117,6 +122,25 @@ std::unique_ptr<Index> Index::open(const std::filesystem::path& dir,
     impl->first_rows.push_back(v.first_row);
     impl->by_id.emplace(v.id, i);
   }
+  auto contents = impl->catalog->contents(impl->volumes);
+  impl->row_content.assign(static_cast<std::size_t>(next_row), 1);
+  for (const auto& v : impl->volumes) {
+    auto it = contents.find(v.id);
+    std::int64_t empty = 0;
+    if (it != contents.end()) {
+      for (std::int64_t k = 0; k < v.num_slices; ++k) {
+        if (!(it->second[static_cast<std::size_t>(k)] >= kMinContentMm2)) {
+          impl->row_content[static_cast<std::size_t>(v.first_row + k)] = 0;
+          ++empty;
+        }
+      }
+      impl->content.push_back(std::move(it->second));
+    } else {
+      impl->content.emplace_back();
+    }
+    impl->empty_slices.push_back(empty);
+    impl->empty_rows += empty;
+  }
   if (next_row != m.num_vectors ||
       static_cast<std::int64_t>(impl->volumes.size()) != m.num_volumes) {
     fail(ErrorKind::kInvalidInput,
@@ -173,7 +197,43 @@ std::span<const float> Index::volume_vectors(std::size_t volume) const {
 }
 
 VolumeVectors Index::labels(std::size_t volume) const {
-  return impl_->catalog->labels(impl_->volumes.at(volume));
+  VolumeVectors out = impl_->catalog->labels(impl_->volumes.at(volume));
+  out.content = impl_->content.at(volume);
+  return out;
+}
+
+bool Index::row_has_content(std::int64_t row) const {
+  return impl_->row_content.at(static_cast<std::size_t>(row)) != 0;
+}
+
+std::int64_t Index::num_empty_rows() const {
+  return impl_->empty_rows;
+}
+
+std::int64_t Index::empty_slices(std::size_t volume) const {
+  return impl_->empty_slices.at(volume);
+}
+
+void check_volume_vectors(const VolumeVectors& v, int dim) {
+  const auto d = static_cast<std::size_t>(dim);
+  for (std::size_t i = 0; i < v.vectors.size(); ++i) {
+    if (!std::isfinite(v.vectors[i])) {
+      fail(ErrorKind::kInvalidInput,
+           "volume {}: the vector of slice {} holds {} at dimension {}; an index stores finite "
+           "vectors only",
+           v.volume.id, d > 0 ? i / d : 0, v.vectors[i], d > 0 ? i % d : i);
+    }
+  }
+  if (!v.content.empty() && v.content.size() != static_cast<std::size_t>(v.volume.num_slices)) {
+    fail(ErrorKind::kInternal, "volume {}: content for {} slices, the volume has {}", v.volume.id,
+         v.content.size(), v.volume.num_slices);
+  }
+  for (std::size_t k = 0; k < v.content.size(); ++k) {
+    if (!(std::isfinite(v.content[k]) && v.content[k] >= 0)) {
+      fail(ErrorKind::kInvalidInput, "volume {}: slice {} has content {} (expected an area >= 0)",
+           v.volume.id, k, v.content[k]);
+    }
+  }
 }
 
 std::vector<std::pair<std::string, std::uint64_t>> Index::file_sizes() const {

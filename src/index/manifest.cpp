@@ -87,9 +87,10 @@ Manifest manifest_from_json(const std::string& text, const std::filesystem::path
     }
     Manifest m;
     m.format_version = j.at("format_version").get<int>();
-    if (m.format_version != kFormatVersion) {
-      fail(ErrorKind::kUnsupported, "{}: index format version {} (this voxir reads version {})",
-           file.string(), m.format_version, kFormatVersion);
+    if (m.format_version < kOldestFormatVersion || m.format_version > kFormatVersion) {
+      fail(ErrorKind::kUnsupported,
+           "{}: index format version {} (this voxir reads versions {} to {})", file.string(),
+           m.format_version, kOldestFormatVersion, kFormatVersion);
     }
     m.generation = j.at("generation").get<std::int64_t>();
     m.created = j.at("created").get<std::string>();

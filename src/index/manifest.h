@@ -10,7 +10,10 @@
 
 namespace voxir::index {
 
-inline constexpr int kFormatVersion = 1;
+// Version 2 added per-slice content to the catalog; version 1 indexes still open (their slices
+// all count as having content) and a write to them produces version 2.
+inline constexpr int kFormatVersion = 2;
+inline constexpr int kOldestFormatVersion = 1;
 inline constexpr const char* kCurrentFile = "CURRENT";
 inline constexpr const char* kManifestFile = "manifest.json";
 inline constexpr const char* kVectorsFile = "vectors.f32";

@@ -192,6 +192,7 @@ BuildReport write_generation(const std::filesystem::path& dir, bool create,
       fail(ErrorKind::kInternal, "volume {}: {} floats for {} slices of dimension {}", v.volume.id,
            v.vectors.size(), v.volume.num_slices, identity.dim);
     }
+    with_context(dir.string(), [&] { check_volume_vectors(v, identity.dim); });
     volumes.push_back(v.volume);
   }
   if (volumes.empty())
@@ -260,6 +261,7 @@ BuildReport write_generation(const std::filesystem::path& dir, bool create,
       VolumeVectors labels;
       labels.presence_bytes = add[i - kept.size()].presence_bytes;
       labels.presence = std::move(add[i - kept.size()].presence);
+      labels.content = std::move(add[i - kept.size()].content);
       return labels;
     });
     sync_path(gen_dir / index::kCatalogFile, false);

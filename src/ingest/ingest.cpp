@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <set>
 
 namespace voxir {
@@ -43,6 +44,7 @@ std::vector<VolumeVectors> ingest_all(std::span<const VolumeSource> sources,
                                       BuildReport& report) {
   const auto start = std::chrono::steady_clock::now();
   std::vector<VolumeVectors> out;
+  std::optional<ErrorKind> first_kind;  // of the first failure: the kind when all fail
   BuildProgress progress;
   progress.volumes_total = sources.size();
   progress.stage = "embedding";
@@ -52,6 +54,7 @@ std::vector<VolumeVectors> ingest_all(std::span<const VolumeSource> sources,
       progress.slices_done += out.back().volume.num_slices;
     } catch (const Error& e) {
       report.skipped.emplace_back(source.path.string(), e.what());
+      if (!first_kind) first_kind = e.kind();
     }
     ++progress.volumes_done;
     progress.current = source.id.empty() ? source.path.string() : source.id;
@@ -60,7 +63,7 @@ std::vector<VolumeVectors> ingest_all(std::span<const VolumeSource> sources,
     if (options.progress) options.progress(progress);
   }
   if (out.empty()) {
-    fail(ErrorKind::kInvalidInput, "no volume could be indexed{}",
+    fail(first_kind.value_or(ErrorKind::kInvalidInput), "no volume could be indexed{}",
          report.skipped.empty() ? std::string()
                                 : fmt::format(" (first failure: {}: {})", report.skipped[0].first,
                                               report.skipped[0].second));
@@ -99,7 +102,7 @@ std::string volume_id_for_path(const std::filesystem::path& path) {
 
 std::vector<VolumeSource> sources_from_paths(std::span<const std::filesystem::path> paths,
                                              std::span<const std::string> taken_ids,
-                                             std::string_view id_prefix) {
+                                             std::string_view id_prefix, const ReadOptions& read) {
   std::set<std::string> taken(taken_ids.begin(), taken_ids.end());
   std::vector<VolumeSource> out;
   for (const auto& path : paths) {
@@ -131,6 +134,7 @@ std::vector<VolumeSource> sources_from_paths(std::span<const std::filesystem::pa
         if (std::filesystem::is_directory(subject.segmentations, ec))
           s.labels = subject.segmentations;
         s.split = subject.split;
+        s.read = read;
         s.metadata_json = nlohmann::json(subject.meta).dump();
         out.push_back(std::move(s));
       }
@@ -139,6 +143,7 @@ std::vector<VolumeSource> sources_from_paths(std::span<const std::filesystem::pa
     VolumeSource s;
     s.id = unique_id(std::string(id_prefix) + volume_id_for_path(path), taken);
     s.path = path;
+    s.read = read;
     // TS layout of a loose subject: <id>/ct.nii.gz beside <id>/segmentations/.
     const auto segmentations = std::filesystem::absolute(path, ec).parent_path() / "segmentations";
     if (!std::filesystem::is_directory(path, ec) &&
@@ -153,7 +158,7 @@ std::vector<VolumeSource> sources_from_paths(std::span<const std::filesystem::pa
 VolumeVectors ingest_volume(const VolumeSource& source, const Embedder& embedder,
                             const std::filesystem::path& embedding_cache) {
   return with_context(fmt::format("indexing {}", source.path.string()), [&] {
-    const Volume volume = read_volume(source.path);
+    const Volume volume = read_volume(source.path, source.read);
     VolumeVectors out;
     out.volume.id = source.id.empty() ? volume_id_for_path(source.path) : source.id;
     std::error_code ec;  // absolute, so the catalog means the same from any working directory
@@ -165,8 +170,22 @@ VolumeVectors ingest_volume(const VolumeSource& source, const Embedder& embedder
     out.volume.num_slices = volume.nz();
     if (volume.nz() <= 0) fail(ErrorKind::kInvalidInput, "the volume has no slices");
     // The embedder spreads a volume's slices over its own threads.
-    out.vectors = embedding_cache.empty() ? embedder.embed_all(volume)
-                                          : EmbeddingCache(embedding_cache).embed_all(embedder, volume);
+    SliceEmbeddings embedded =
+        embedding_cache.empty()
+            ? embedder.embed_all_measured(volume)
+            : EmbeddingCache(embedding_cache).embed_all_measured(embedder, volume);
+    out.vectors = std::move(embedded.vectors);
+    out.content = std::move(embedded.content);
+    // A misbehaving embedder (NaN weights, a division by zero) is caught here, so the volume is
+    // skipped with this reason rather than failing the whole write.
+    check_volume_vectors(out, embedder.dim());
+    const auto largest = std::max_element(out.content.begin(), out.content.end());
+    if (largest != out.content.end() && !(*largest >= kMinContentMm2)) {
+      fail(ErrorKind::kInvalidInput,
+           "no slice shows a body (the largest body area of its {} slices is {:.0f} mm², a slice "
+           "needs {:.0f} mm²): nothing in it could be found",
+           volume.nz(), *largest, kMinContentMm2);
+    }
     if (!source.labels.empty()) {
       const SliceLabels labels =
           with_context(fmt::format("reading labels {}", source.labels.string()),
@@ -223,7 +242,8 @@ BuildReport add_paths_to_index(const std::filesystem::path& dir,
     spec = index->embedder().spec;
   }
   const auto embedder = make_embedder(spec, {.threads = options.threads});
-  return add_to_index(dir, sources_from_paths(paths, taken, options.id_prefix), *embedder, options);
+  return add_to_index(dir, sources_from_paths(paths, taken, options.id_prefix, options.read),
+                      *embedder, options);
 }
 
 BuildReport remove_from_index(const std::filesystem::path& dir, std::string_view volume_id,

@@ -22,6 +22,7 @@
 #include <mutex>
 #include <numbers>
 #include <optional>
+#include <set>
 #include <streambuf>
 
 namespace voxir::io {
@@ -34,6 +35,8 @@ const gdcm::Tag kSeriesDescription(0x0008, 0x103e);
 const gdcm::Tag kSliceThickness(0x0018, 0x0050);
 const gdcm::Tag kGantryTilt(0x0018, 0x1120);
 const gdcm::Tag kSeriesInstanceUid(0x0020, 0x000e);
+const gdcm::Tag kAcquisitionNumber(0x0020, 0x0012);
+const gdcm::Tag kTemporalPositionIdentifier(0x0020, 0x0100);
 const gdcm::Tag kImagePosition(0x0020, 0x0032);
 const gdcm::Tag kImageOrientation(0x0020, 0x0037);
 const gdcm::Tag kSamplesPerPixel(0x0028, 0x0002);
@@ -201,6 +204,8 @@ struct SliceHeader {
   std::optional<unsigned> columns;
   std::optional<unsigned> samples_per_pixel;
   std::optional<double> frames;
+  std::optional<double> temporal_position;  // TemporalPositionIdentifier: phase of a 4D series
+  std::optional<double> acquisition;        // AcquisitionNumber
   bool has_pixel_data = false;
   double slope = 1;
   double intercept = 0;
@@ -244,6 +249,8 @@ std::optional<SliceHeader> read_header(const fs::path& path) {
     h.columns = ushort_value(ds, kColumns, big_endian);
     h.samples_per_pixel = ushort_value(ds, kSamplesPerPixel, big_endian);
     h.frames = decimal(ds, kNumberOfFrames, "NumberOfFrames");
+    h.temporal_position = decimal(ds, kTemporalPositionIdentifier, "TemporalPositionIdentifier");
+    h.acquisition = decimal(ds, kAcquisitionNumber, "AcquisitionNumber");
     h.slope = decimal(ds, kRescaleSlope, "RescaleSlope").value_or(1.0);
     h.intercept = decimal(ds, kRescaleIntercept, "RescaleIntercept").value_or(0.0);
     return h;
@@ -341,6 +348,66 @@ std::vector<SliceHeader> select_series(const fs::path& folder, FolderScan scan,
     if (group_key(h) == key) files.push_back(std::move(h));
   }
   return files;
+}
+
+// The files of one frame (phase) of a multi-phase series. A series is multi-phase when its files
+// carry two or more distinct TemporalPositionIdentifier values, or else two or more distinct
+// AcquisitionNumber values at repeated slice positions; frames are numbered 0.. in ascending
+// order of that value. A single-phase series is frame 0.
+std::vector<SliceHeader> select_frame(const fs::path& folder, std::vector<SliceHeader> files,
+                                      std::optional<std::int64_t> frame) {
+  const auto phases_by = [&](std::optional<double> SliceHeader::*field) {
+    std::map<double, std::size_t> values;
+    for (const auto& h : files) {
+      if ((h.*field).has_value()) ++values[*(h.*field)];
+    }
+    return values;
+  };
+  std::optional<double> SliceHeader::*field = &SliceHeader::temporal_position;
+  const char* tag = "TemporalPositionIdentifier";
+  std::map<double, std::size_t> phases = phases_by(field);
+  if (phases.size() < 2) {
+    // AcquisitionNumber alone differs between the acquisitions of a multi-phase scan, but some
+    // scanners also number the parts of a single long acquisition: count it only when positions
+    // repeat.
+    std::set<std::string> positions;
+    bool repeated = false;
+    for (const auto& h : files) {
+      if (h.position &&
+          !positions.insert(fmt::format("{:.3f}", fmt::join(*h.position, ","))).second)
+        repeated = true;
+    }
+    field = &SliceHeader::acquisition;
+    tag = "AcquisitionNumber";
+    phases = repeated ? phases_by(field) : std::map<double, std::size_t>{};
+  }
+  const auto frames = static_cast<std::int64_t>(phases.size() < 2 ? 1 : phases.size());
+  if (frames == 1) {
+    if (frame && *frame != 0) {
+      fail(ErrorKind::kUsage, "{}: --frame {}: the series has 1 frame (0)", folder.string(),
+           *frame);
+    }
+    return files;
+  }
+  std::vector<std::string> listed;
+  for (const auto& [value, count] : phases)
+    listed.push_back(fmt::format("{} ({} files)", value, count));
+  if (!frame) {
+    fail(ErrorKind::kUsage,
+         "{}: a multi-phase series with {} frames ({} {}); choose one with --frame 0..{} "
+         "(ReadOptions::frame)",
+         folder.string(), frames, tag, fmt::join(listed, ", "), frames - 1);
+  }
+  if (*frame < 0 || *frame >= frames) {
+    fail(ErrorKind::kUsage, "{}: --frame {}: the series has {} frames (0..{}; {} {})",
+         folder.string(), *frame, frames, frames - 1, tag, fmt::join(listed, ", "));
+  }
+  const double value = std::next(phases.begin(), static_cast<std::ptrdiff_t>(*frame))->first;
+  std::vector<SliceHeader> out;
+  for (auto& h : files) {
+    if ((h.*field).has_value() && *(h.*field) == value) out.push_back(std::move(h));
+  }
+  return out;
 }
 
 // The geometry shared by all slices of a series, checked file by file.
@@ -673,7 +740,8 @@ DicomFolderSummary list_dicom_series(const std::filesystem::path& folder) {
 }
 
 Volume read_dicom_series(const std::filesystem::path& folder, const ReadOptions& options) {
-  const std::vector<SliceHeader> files = select_series(folder, scan_folder(folder), options);
+  const std::vector<SliceHeader> files =
+      select_frame(folder, select_series(folder, scan_folder(folder), options), options.frame);
   const SeriesGeometry g = check_headers(files);
 
   std::vector<PlacedSlice> slices;
@@ -685,7 +753,8 @@ Volume read_dicom_series(const std::filesystem::path& folder, const ReadOptions&
     if (slices[i].position - slices[i - 1].position < kDuplicateMm) {
       fail(ErrorKind::kInvalidInput,
            "{}: {} and {} lie at the same position ({:.3f} mm along the slice normal): duplicate "
-           "slices or several acquisitions in one series",
+           "slices, or several acquisitions in one series that neither TemporalPositionIdentifier "
+           "nor AcquisitionNumber tells apart",
            folder.string(), slices[i - 1].header->path.filename().string(),
            slices[i].header->path.filename().string(), slices[i].position);
     }

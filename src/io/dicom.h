@@ -7,6 +7,8 @@
 //   * slices are ordered by ImagePositionPatient projected on the slice normal (row x column
 //     cosine of ImageOrientationPatient), never by file name or InstanceNumber;
 //   * each file's RescaleSlope/RescaleIntercept is applied to its own slice;
+//   * a multi-phase series (distinct TemporalPositionIdentifier values, or distinct
+//     AcquisitionNumber values at repeated positions) needs ReadOptions::frame to pick a phase;
 //   * uneven slice spacing is refused unless ReadOptions::resample_uneven, a gantry tilt (slice
 //     origins not on the normal through the first one) is refused (kUnsupported, with the angle).
 #pragma once
@@ -47,9 +49,10 @@ struct DicomFolderSummary {
 
 // Reads the CT series held in `folder` (see read_volume and ReadOptions) into canonical order.
 // Throws Error naming the folder or file: kNotFound (no DICOM files, unknown series_uid), kUsage
-// (several series and no series_uid), kUnsupported (non-CT modality, multi-frame or colour
-// images, gantry tilt, uneven spacing without resample_uneven), kInvalidInput (missing or
-// inconsistent geometry, duplicate slice positions, no PixelData, corrupt or truncated file).
+// (several series and no series_uid, several phases and no frame), kUnsupported (non-CT modality,
+// multi-frame or colour images, gantry tilt, uneven spacing without resample_uneven), kInvalidInput
+// (missing or inconsistent geometry, duplicate slice positions, no PixelData, corrupt or truncated
+// file).
 [[nodiscard]] Volume read_dicom_series(const std::filesystem::path& folder,
                                        const ReadOptions& options);
 

@@ -101,18 +101,44 @@ void check_geometry(const nifti_image& nim, const std::filesystem::path& path) {
            "xyz"[a], dims[a], kMaxDim);
     }
   }
-  for (int d = 4; d <= nim.ndim && d <= 7; ++d) {
+  for (int d = 5; d <= nim.ndim && d <= 7; ++d) {
     if (nim.dim[d] > 1) {
-      fail(ErrorKind::kUnsupported, "{}: a {}-D image with dim[{}] = {}; expected one 3-D volume",
+      fail(ErrorKind::kUnsupported,
+           "{}: a {}-D image with dim[{}] = {}; expected a 3-D volume or a 4-D series of them",
            path.string(), nim.ndim, d, nim.dim[d]);
     }
   }
-  const std::uint64_t bytes = static_cast<std::uint64_t>(nim.nx * nim.ny * nim.nz) *
-                              static_cast<std::uint64_t>(nim.nbyper);
-  if (bytes > kMaxVoxelBytes) {
-    fail(ErrorKind::kInvalidInput, "{}: absurd size {}x{}x{} of {} bytes per voxel (over {} GiB)",
-         path.string(), nim.nx, nim.ny, nim.nz, nim.nbyper, kMaxVoxelBytes >> 30);
+  const std::int64_t frames = nim.ndim >= 4 && nim.dim[4] > 1 ? nim.dim[4] : 1;
+  if (frames > kMaxDim) {
+    fail(ErrorKind::kInvalidInput, "{}: absurd dimension t = {} (expected 1..{})", path.string(),
+         frames, kMaxDim);
   }
+  const std::uint64_t bytes = static_cast<std::uint64_t>(nim.nx * nim.ny * nim.nz) *
+                              static_cast<std::uint64_t>(nim.nbyper) *
+                              static_cast<std::uint64_t>(frames);
+  if (bytes > kMaxVoxelBytes) {
+    fail(ErrorKind::kInvalidInput,
+         "{}: absurd size {}x{}x{}x{} of {} bytes per voxel (over {} GiB)", path.string(), nim.nx,
+         nim.ny, nim.nz, frames, nim.nbyper, kMaxVoxelBytes >> 30);
+  }
+}
+
+// The frame to read: `frame` checked against the file's frame count (dim[4]).
+std::int64_t pick_frame(const nifti_image& nim, std::optional<std::int64_t> frame,
+                        const std::filesystem::path& path) {
+  const std::int64_t frames = nim.ndim >= 4 && nim.dim[4] > 1 ? nim.dim[4] : 1;
+  if (!frame) {
+    if (frames == 1) return 0;
+    fail(ErrorKind::kUsage,
+         "{}: a 4-D image with {} frames (dim[4] = {}); choose one with --frame 0..{} "
+         "(ReadOptions::frame)",
+         path.string(), frames, frames, frames - 1);
+  }
+  if (*frame < 0 || *frame >= frames) {
+    fail(ErrorKind::kUsage, "{}: --frame {}: the image has {} frame{} (0..{})", path.string(),
+         *frame, frames, frames == 1 ? "" : "s", frames - 1);
+  }
+  return *frame;
 }
 
 Affine best_affine(const nifti_image& nim) {
@@ -215,7 +241,8 @@ bool looks_like_nifti(const std::filesystem::path& path) {
          nifti_header_version(reinterpret_cast<const char*>(head.data()), head.size()) >= 1;
 }
 
-Volume read_nifti(const std::filesystem::path& path, std::vector<NiftiExtension>* extensions) {
+Volume read_nifti(const std::filesystem::path& path, std::vector<NiftiExtension>* extensions,
+                  std::optional<std::int64_t> frame) {
   nifti_set_debug_level(0);  // errors are reported by voxir, not printed by the library
   const std::vector<std::uint8_t> file = read_file(path);
   const bool gz = is_gzip(file);
@@ -225,6 +252,7 @@ Volume read_nifti(const std::filesystem::path& path, std::vector<NiftiExtension>
                                                         : std::span<const std::uint8_t>(file);
   const NiftiImagePtr nim = parse_header(header_bytes, path);
   check_geometry(*nim, path);
+  const std::int64_t picked = pick_frame(*nim, frame, path);
 
   const std::size_t data_bytes = static_cast<std::size_t>(nim->nvox) * static_cast<std::size_t>(nim->nbyper);
   const auto offset = static_cast<std::size_t>(nim->iname_offset);
@@ -237,12 +265,15 @@ Volume read_nifti(const std::filesystem::path& path, std::vector<NiftiExtension>
          nim->nz, nifti_datatype_string(nim->datatype));
   }
   if (extensions != nullptr) *extensions = parse_extensions(raw, nim->nifti_type >= NIFTI_FTYPE_NIFTI2_1 ? kNifti2HeaderSize : kNifti1HeaderSize, offset, nim->byteorder != nifti_short_order());
-  std::uint8_t* data = const_cast<std::uint8_t*>(raw.data()) + offset;
+  const auto frame_voxels = static_cast<std::size_t>(nim->nx * nim->ny * nim->nz);
+  std::uint8_t* data =
+      const_cast<std::uint8_t*>(raw.data()) + offset +
+      static_cast<std::size_t>(picked) * frame_voxels * static_cast<std::size_t>(nim->nbyper);
   int nbyper = 0;
   int swapsize = 0;
   nifti_datatype_sizes(nim->datatype, &nbyper, &swapsize);
   if (nim->byteorder != nifti_short_order() && swapsize > 1) {
-    nifti_swap_Nbytes(nim->nvox, swapsize, data);
+    nifti_swap_Nbytes(frame_voxels, swapsize, data);
   }
 
   const Affine source_affine = best_affine(*nim);
@@ -252,7 +283,7 @@ Volume read_nifti(const std::filesystem::path& path, std::vector<NiftiExtension>
   const double slope = scaled ? nim->scl_slope : 1.0;
   const double inter = scaled ? nim->scl_inter : 0.0;
 
-  std::vector<float> hu(static_cast<std::size_t>(nim->nvox));
+  std::vector<float> hu(frame_voxels);
   switch (nim->datatype) {
     case DT_UINT8: convert<std::uint8_t>(data, source_dims, map, slope, inter, hu.data()); break;
     case DT_INT8: convert<std::int8_t>(data, source_dims, map, slope, inter, hu.data()); break;

@@ -115,6 +115,7 @@ double ms_since(Clock::time_point t) {
 struct Resolved {
   std::vector<float> owned;  // embedded here (path and volume sources)
   std::span<const float> vectors;
+  std::vector<float> content;  // body area of each query slice in mm²; empty: unknown
   Range slices{};
   double read_ms = 0;
   double embed_ms = 0;
@@ -127,9 +128,12 @@ void resolve_indexed(const Index& index, const Query& query, Resolved& out, Sear
          query.indexed_id);
   }
   const auto position = static_cast<std::size_t>(v - index.volumes().data());
-  const VolumeVectors stored = query.region.empty() ? VolumeVectors{} : index.labels(position);
+  const VolumeVectors stored = index.labels(position);
   out.slices = choose_slices(query, v->num_slices, nullptr, &stored,
                              fmt::format("indexed volume {}", v->id));
+  if (!stored.content.empty()) {
+    out.content.assign(stored.content.begin() + out.slices[0], stored.content.begin() + out.slices[1] + 1);
+  }
   const auto dim = static_cast<std::size_t>(index.dim());
   out.vectors = index.volume_vectors(position).subspan(
       static_cast<std::size_t>(out.slices[0]) * dim,
@@ -176,9 +180,16 @@ void resolve_volume(const Index& index, const Query& query, Resolved& out, Searc
   t = Clock::now();
   const std::int64_t n = out.slices[1] - out.slices[0] + 1;
   out.owned.resize(static_cast<std::size_t>(n * embedder->dim()));
-  embedder->embed(*volume, out.slices[0], out.slices[1] + 1, out.owned);
+  out.content.resize(static_cast<std::size_t>(n));
+  embedder->embed_measured(*volume, out.slices[0], out.slices[1] + 1, out.owned, out.content);
   out.vectors = out.owned;
   out.embed_ms = ms_since(t);
+}
+
+std::string source_name(const Query& q) {
+  if (!q.path.empty()) return q.path.string();
+  if (!q.indexed_id.empty()) return fmt::format("indexed volume {}", q.indexed_id);
+  return q.volume != nullptr ? "query volume" : "query vectors";
 }
 
 }  // namespace
@@ -192,11 +203,13 @@ SearchAnswer search(const Index& index, const Query& query) {
   } else if (!query.vectors.empty()) {
     resolve_vectors(index, query, resolved);
   } else {
-    with_context(query.path.empty() ? std::string("query volume") : query.path.string(),
-                 [&] { resolve_volume(index, query, resolved, params); });
+    with_context(source_name(query), [&] { resolve_volume(index, query, resolved, params); });
   }
   const Range r = resolved.slices;
-  SearchAnswer answer = search(index, resolved.vectors, r[1] - r[0] + 1, r[0], params);
+  // A query without body fails naming its source: "q.nii.gz: slices 0..9 contain no body".
+  SearchAnswer answer = with_context(source_name(query), [&] {
+    return search(index, resolved.vectors, r[1] - r[0] + 1, r[0], params, resolved.content);
+  });
   answer.timings.read_ms = resolved.read_ms;
   answer.timings.embed_ms = resolved.embed_ms;
   answer.timings.total_ms += resolved.read_ms + resolved.embed_ms;

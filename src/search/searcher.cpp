@@ -52,6 +52,45 @@ double vote_score(const Candidate& c, VoteMode mode) {
   return 0;
 }
 
+// The query slices that have content (voxir/volume.h kMinContentMm2): their vectors packed
+// row-major and their positions in the query. Throws when none has.
+struct ContentQuery {
+  std::vector<float> vectors;
+  std::vector<std::int64_t> position;  // 0..n-1 in the original query
+};
+
+ContentQuery content_slices(std::span<const float> query, std::int64_t n, int dim,
+                            std::int64_t first_slice, std::span<const float> content) {
+  ContentQuery out;
+  if (!content.empty() && content.size() != static_cast<std::size_t>(n)) {
+    fail(ErrorKind::kInternal, "search: content for {} query slices, {} given", content.size(), n);
+  }
+  const auto d = static_cast<std::size_t>(dim);
+  float largest = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float c =
+        content.empty() ? static_cast<float>(kMinContentMm2) : content[static_cast<std::size_t>(i)];
+    largest = std::max(largest, c);
+    if (!(c >= kMinContentMm2)) continue;
+    out.position.push_back(i);
+    const auto row = query.subspan(static_cast<std::size_t>(i) * d, d);
+    const auto bad =
+        std::find_if(row.begin(), row.end(), [](float v) { return !std::isfinite(v); });
+    if (bad != row.end()) {
+      fail(ErrorKind::kInvalidInput, "query slice {}: its vector holds {} at dimension {}",
+           first_slice + i, *bad, bad - row.begin());
+    }
+    out.vectors.insert(out.vectors.end(), row.begin(), row.end());
+  }
+  if (out.position.empty()) {
+    fail(ErrorKind::kInvalidInput,
+         "slices {}..{} contain no body (the largest body area is {:.0f} mm², a slice needs {:.0f} "
+         "mm²): nothing to search with",
+         first_slice, first_slice + n - 1, largest, kMinContentMm2);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string_view to_string(VoteMode mode) {
@@ -94,14 +133,21 @@ std::array<std::int64_t, 2> central_range(std::vector<std::int64_t> slices, doub
   return {slices[drop], slices[slices.size() - 1 - drop]};
 }
 
-SearchAnswer search(const Index& index, std::span<const float> query, std::int64_t n,
-                    std::int64_t first_slice, const SearchParams& params) {
+SearchAnswer search(const Index& index, std::span<const float> all_query, std::int64_t all_n,
+                    std::int64_t first_slice, const SearchParams& params,
+                    std::span<const float> query_content) {
   params.validate();
   const auto t_total = Clock::now();
   SearchAnswer answer;
-  answer.query_slices = {first_slice, first_slice + n - 1};
-  if (n <= 0) fail(ErrorKind::kUsage, "the query has no slices");
+  answer.query_slices = {first_slice, first_slice + all_n - 1};
+  if (all_n <= 0) fail(ErrorKind::kUsage, "the query has no slices");
   const int dim = index.dim();
+  // From here on the query is its slices with content; used[i] is query slice i's position.
+  const ContentQuery packed = content_slices(all_query, all_n, dim, first_slice, query_content);
+  const std::span<const float> query = packed.vectors;
+  const auto n = static_cast<std::int64_t>(packed.position.size());
+  const auto& used = packed.position;
+  answer.query_slices_used = n;
   const std::unordered_set<std::string> exclude(params.exclude.begin(), params.exclude.end());
 
   // Stage 1: each query slice fetches its k nearest indexed slices. Excluded volumes (the query
@@ -113,8 +159,11 @@ SearchAnswer search(const Index& index, std::span<const float> query, std::int64
   for (const auto& id : exclude) {
     if (const auto* v = index.find(id)) excluded_slices += v->num_slices;
   }
-  const int fetch =
-      static_cast<int>(std::min<std::int64_t>(k + excluded_slices, index.num_vectors()));
+  // Rows without content are dropped like excluded ones; k more leaves room for them (a query
+  // slice whose neighbours are mostly empty rows then votes fewer than k times).
+  const std::int64_t empty_allowance = index.num_empty_rows() > 0 ? k : 0;
+  const int fetch = static_cast<int>(
+      std::min<std::int64_t>(k + excluded_slices + empty_allowance, index.num_vectors()));
   std::vector<std::int64_t> ids(static_cast<std::size_t>(n * fetch));
   std::vector<float> sims(ids.size());
   index.search(query, n, fetch, params.ann, ids, sims);
@@ -127,7 +176,7 @@ SearchAnswer search(const Index& index, std::span<const float> query, std::int64
     int taken = 0;
     for (int r = 0; r < fetch && taken < k; ++r) {
       const std::int64_t row = ids[static_cast<std::size_t>(i * fetch + r)];
-      if (row < 0) continue;
+      if (row < 0 || !index.row_has_content(row)) continue;
       const std::size_t v = index.volume_of_row(row);
       const auto& info = index.volumes()[v];
       if (excluded_slices > 0 && exclude.count(info.id) != 0) continue;
@@ -182,6 +231,19 @@ SearchAnswer search(const Index& index, std::span<const float> query, std::int64
       sgemm_("T", "N", &mi, &ni, &d, &one, gathered.data(), &d, query.data(), &d, &zero,
              all_sims.data(), &mi);
     }
+    if (index.num_empty_rows() > 0) {
+      for (std::size_t c = 0; c < ranked.size(); ++c) {
+        const auto first_row = index.volumes()[ranked[c].volume].first_row;
+        for (std::int64_t j = 0; j < offsets[c + 1] - offsets[c]; ++j) {
+          if (index.row_has_content(first_row + j)) continue;
+          // An empty row never wins a query slice's max (every candidate has content rows: it
+          // got votes through them).
+          for (std::int64_t i = 0; i < n; ++i)
+            all_sims[static_cast<std::size_t>(i * rows + offsets[c] + j)] =
+                -std::numeric_limits<float>::infinity();
+        }
+      }
+    }
     for (std::size_t c = 0; c < ranked.size(); ++c) {
       best[c].resize(static_cast<std::size_t>(n));
       argmax[c].resize(static_cast<std::size_t>(n));
@@ -230,12 +292,14 @@ SearchAnswer search(const Index& index, std::span<const float> query, std::int64
       for (std::int64_t i = 0; i < n; ++i) {
         const auto j = argmax[r][static_cast<std::size_t>(i)];
         slices.push_back(j);
-        result.alignment.push_back({first_slice + i, j, best[r][static_cast<std::size_t>(i)]});
+        result.alignment.push_back({first_slice + used[static_cast<std::size_t>(i)], j,
+                                    best[r][static_cast<std::size_t>(i)]});
       }
     } else {
       for (const auto& h : c.hits) {
         slices.push_back(h.slice);
-        result.alignment.push_back({first_slice + h.query, h.slice, h.similarity});
+        result.alignment.push_back(
+            {first_slice + used[static_cast<std::size_t>(h.query)], h.slice, h.similarity});
       }
     }
     result.location = central_range(std::move(slices), params.central_fraction);
@@ -243,24 +307,6 @@ SearchAnswer search(const Index& index, std::span<const float> query, std::int64
   }
   answer.timings.localize_ms = ms_since(t);
   answer.timings.total_ms = ms_since(t_total);
-  return answer;
-}
-
-SearchAnswer search(const Index& index, const Embedder& embedder, const Volume& query,
-                    std::array<std::int64_t, 2> slices, const SearchParams& params) {
-  const auto t = Clock::now();
-  check_same_embedder(index.embedder(), {embedder.spec(), embedder.fingerprint(), embedder.dim()});
-  if (slices[0] < 0 || slices[1] >= query.nz() || slices[0] > slices[1]) {
-    fail(ErrorKind::kUsage, "query slices {}:{} are outside the volume's 0:{}", slices[0],
-         slices[1], query.nz() - 1);
-  }
-  const std::int64_t n = slices[1] - slices[0] + 1;
-  std::vector<float> vectors(static_cast<std::size_t>(n * embedder.dim()));
-  embedder.embed(query, slices[0], slices[1] + 1, vectors);
-  const double embed_ms = ms_since(t);
-  SearchAnswer answer = search(index, vectors, n, slices[0], params);
-  answer.timings.embed_ms = embed_ms;
-  answer.timings.total_ms += embed_ms;
   return answer;
 }
 

@@ -1,7 +1,9 @@
 // Golden tests of the voxir binary: exit codes, JSON shape and facts on the real samples.
 #include "testutil/dicom_files.h"
+#include "testutil/nifti_files.h"
 #include "testutil/shared_data.h"
 #include "testutil/temp_dir.h"
+#include "voxir/volume.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -13,6 +15,7 @@
 #include <array>
 #include <filesystem>
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <sys/wait.h>
 
@@ -255,6 +258,141 @@ TEST(Cli, IndexErrors) {
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find("index spec"), std::string::npos) << r.out;
   EXPECT_EQ(run_voxir("search /nonexistent/index q.nii.gz --mode freq").code, 2);
+}
+
+}  // namespace
+
+namespace {
+
+// Index state that a refused write must leave as it was.
+std::string index_state(const std::string& index) {
+  const CliRun r = run_voxir("index info --json " + index);
+  if (r.code != 0) return "unreadable: " + r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  return fmt::format("generation {} volumes {} vectors {}", j["generation"].dump(),
+                     j["volumes"].dump(), j["vectors"].dump());
+}
+
+// Writes `volume` with each voxel replaced by value(index, hu) as float32, `frames` times over
+// (frame t gets value(index, hu) + 100 t).
+template <typename Fn>
+std::string write_variant(const std::filesystem::path& path, const voxir::Volume& volume, Fn value,
+                          std::int64_t frames = 1) {
+  voxir::testing::RawNifti raw;
+  raw.dims = volume.dims();
+  raw.datatype = 16;  // float32
+  raw.affine = volume.affine();
+  raw.frames = frames;
+  for (std::int64_t t = 0; t < frames; ++t) {
+    for (std::size_t i = 0; i < volume.hu().size(); ++i)
+      raw.values.push_back(value(i, static_cast<double>(volume.hu()[i])) +
+                           100.0 * static_cast<double>(t));
+  }
+  voxir::testing::write_raw_nifti(path, raw);
+  return path.string();
+}
+
+bool has(const CliRun& r, const std::string& text) {
+  return r.out.find(text) != std::string::npos;
+}
+
+// Issue 17: NaN voxels, empty slices and 4-D files, through the binary on files the test writes.
+TEST(Cli, DegenerateVolumesGiveClearAnswers) {
+  voxir::testing::TempDir tmp;
+  const auto ds = tmp / "ds";
+  CliRun r = run_voxir("synth " + ds.string() +
+                       " --subjects 3 --seed 5 --spacing 5 --region abdomen --quiet");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto ct = [&](int s) { return (ds / fmt::format("s{:04d}", s) / "ct.nii.gz").string(); };
+  const std::string index = (tmp / "index").string();
+  r = run_voxir(fmt::format("index build {} {} {} --index Flat --no-cache", index, ct(1), ct(2)));
+  ASSERT_EQ(r.code, 0) << r.out;
+  const voxir::Volume base = voxir::read_volume(ct(3));
+  const auto slice = static_cast<std::size_t>(base.slice_size());
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::string before = index_state(index);
+
+  // A slab of NaN (slices 2..4): counted, the range stays finite, the volume is usable.
+  const std::string slab = write_variant(
+      tmp / "nan_slab.nii.gz", base,
+      [&](std::size_t i, double hu) { return i >= 2 * slice && i < 5 * slice ? nan : hu; });
+  r = run_voxir("info --json " + slab);
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["nonfinite_voxels"], 3 * slice);
+  EXPECT_EQ(j["hu_range"][1].get<double>(), base.hu_range()[1]);
+  r = run_voxir("info " + slab);
+  EXPECT_TRUE(has(r, fmt::format("non-finite   {} voxels", 3 * slice))) << r.out;
+  EXPECT_FALSE(has(r, "nan ..") || has(r, ".. nan")) << r.out;  // the range is not poisoned
+  r = run_voxir("search --json " + index + " " + slab);
+  ASSERT_EQ(r.code, 0) << r.out;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_LE(j["query"]["slices_used"].get<int>(), base.nz() - 3);  // the slab is air: no body
+  EXPECT_GT(j["query"]["slices_used"].get<int>(), 0);
+
+  // All NaN: refused by info, search and add, naming the file and the count; index unchanged.
+  const std::string all_nan =
+      write_variant(tmp / "all_nan.nii.gz", base, [&](auto...) { return nan; });
+  for (const std::string& cmd : {"info " + all_nan, "search " + index + " " + all_nan,
+                                 "index add --no-cache " + index + " " + all_nan}) {
+    r = run_voxir(cmd);
+    EXPECT_EQ(r.code, 3) << cmd << "\n" << r.out;
+    EXPECT_TRUE(has(r, "all_nan.nii.gz")) << r.out;
+    EXPECT_TRUE(has(r, fmt::format("{} of its {} voxels", base.hu().size(), base.hu().size())))
+        << r.out;
+  }
+  EXPECT_EQ(index_state(index), before);
+
+  // All air: no slice has a body. A search says so instead of matching padding with score 1; an
+  // add is refused.
+  const std::string air =
+      write_variant(tmp / "all_air.nii.gz", base, [](auto...) { return -1024.0; });
+  r = run_voxir("search " + index + " " + air + " --slices 3:7");
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_TRUE(has(r, "all_air.nii.gz: slices 3..7 contain no body")) << r.out;
+  r = run_voxir("index add --no-cache " + index + " " + air);
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_TRUE(has(r, "no slice shows a body")) << r.out;
+  EXPECT_EQ(index_state(index), before);
+
+  // All metal: every slice is "body", but nothing in the index resembles it: no perfect score.
+  const std::string metal =
+      write_variant(tmp / "all_metal.nii.gz", base, [](auto...) { return 3071.0; });
+  r = run_voxir("search --json " + index + " " + metal);
+  ASSERT_EQ(r.code, 0) << r.out;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["query"]["slices_used"], base.nz());
+  ASSERT_FALSE(j["results"].empty());
+  EXPECT_LT(j["results"][0]["score"].get<double>(), 0.9) << r.out;
+
+  // 4-D: two distinct frames (the second 100 HU brighter). Without --frame the error names the
+  // option and the frame count; with it each frame reads as its own volume.
+  const std::string four = write_variant(
+      tmp / "two_frames.nii.gz", base, [](std::size_t, double hu) { return hu; }, 2);
+  for (const std::string& cmd : {"info " + four, "search " + index + " " + four,
+                                 "index add --no-cache " + index + " " + four}) {
+    r = run_voxir(cmd);
+    EXPECT_EQ(r.code, 2) << cmd << "\n" << r.out;
+    EXPECT_TRUE(has(r, "--frame")) << r.out;
+    EXPECT_TRUE(has(r, "2 frames")) << r.out;
+  }
+  EXPECT_EQ(index_state(index), before);
+  std::array<double, 2> low{};
+  for (int f = 0; f < 2; ++f) {
+    r = run_voxir(fmt::format("info --json --frame {} {}", f, four));
+    ASSERT_EQ(r.code, 0) << r.out;
+    const double lo = nlohmann::json::parse(r.out)["hu_range"][0].get<double>();
+    low[static_cast<std::size_t>(f)] = lo;
+  }
+  EXPECT_EQ(low[1] - low[0], 100.0);
+  EXPECT_EQ(run_voxir("info --frame 2 " + four).code, 2);
+  r = run_voxir("search --json --frame 1 " + index + " " + four);
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run_voxir("index add --no-cache --frame 1 " + index + " " + four);
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run_voxir("index info --json " + index);
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["volumes"], 3);
 }
 
 }  // namespace

@@ -77,6 +77,10 @@ void write_dicom_slice(const std::filesystem::path& path, const DicomSlice& s) {
   put(ds, 0x0008, 0x103e, gdcm::VR::LO, s.description);
   put(ds, 0x0020, 0x000e, gdcm::VR::UI, s.series_uid);
   put(ds, 0x0020, 0x0013, gdcm::VR::IS, std::to_string(s.instance_number));
+  if (s.acquisition_number)
+    put(ds, 0x0020, 0x0012, gdcm::VR::IS, std::to_string(*s.acquisition_number));
+  if (s.temporal_position)
+    put(ds, 0x0020, 0x0100, gdcm::VR::IS, std::to_string(*s.temporal_position));
   if (s.position)
     put(ds, 0x0020, 0x0032, gdcm::VR::DS, fmt::format("{}", fmt::join(*s.position, "\\")));
   if (s.orientation)

@@ -24,6 +24,8 @@ struct DicomSlice {
   double slope = 1;
   double intercept = -1024;
   int instance_number = 1;
+  std::optional<int> temporal_position;   // TemporalPositionIdentifier (phase of a 4D series)
+  std::optional<int> acquisition_number;  // AcquisitionNumber
   bool pixel_data = true;  // false: no PixelData element at all
   // Encode the pixels as JPEG 2000 lossless (through GDCM) instead of storing them raw.
   bool jpeg2000 = false;

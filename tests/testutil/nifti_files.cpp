@@ -17,7 +17,8 @@ void fill(void* data, const std::vector<double>& values) {
 }  // namespace
 
 void write_raw_nifti(const std::filesystem::path& path, const RawNifti& raw) {
-  const std::int64_t dims[8] = {3, raw.dims[0], raw.dims[1], raw.dims[2], 1, 1, 1, 1};
+  const std::int64_t dims[8] = {raw.frames > 1 ? 4 : 3, raw.dims[0], raw.dims[1], raw.dims[2],
+                                raw.frames, 1, 1, 1};
   nifti_image* nim = nifti_make_new_nim(dims, raw.datatype, 1);
   if (nim == nullptr) throw std::runtime_error("nifti_make_new_nim failed");
   if (static_cast<std::int64_t>(raw.values.size()) != nim->nvox) {

@@ -17,7 +17,8 @@ struct RawNifti {
   Affine affine{{{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}}};
   double scl_slope = 0;         // 0: no scaling
   double scl_inter = 0;
-  std::vector<double> values;   // file order, x fastest; converted to `datatype`
+  std::int64_t frames = 1;      // > 1: a 4-D file (dim[4] = frames), frame after frame
+  std::vector<double> values;   // file order, x fastest, frames last; converted to `datatype`
 };
 
 // Writes `raw` to `path` (.nii or .nii.gz); throws std::runtime_error on failure.
