@@ -74,7 +74,7 @@ void add_bench_command(CLI::App& app, CommandRun& run) {
       ->check(CLI::IsMember({"count", "sum", "max"}))
       ->capture_default_str();
   cmd->add_option("--rerank", o.rerank_n, "Candidate volumes re-ranked by MaxSim")->capture_default_str();
-  cmd->add_option("--L", o.L, "Localization ratio at each L (comma-separated; the first also serves --localized ratio)")
+  cmd->add_option("--L", o.L, "Localization ratio reported at each L (comma-separated)")
       ->delimiter(',')
       ->default_str("15");
   cmd->add_option("--localized", o.localized,
@@ -84,6 +84,7 @@ void add_bench_command(CLI::App& app, CommandRun& run) {
       ->capture_default_str();
   cmd->add_option("--localized-threshold", o.localized_threshold, "Threshold of --localized ratio and majority")
       ->capture_default_str();
+  cmd->add_option("--localized-L", o.localized_L, "L of --localized ratio")->capture_default_str();
   cmd->add_option("--min-voxels", o.min_voxels,
                   "A class is present on a slice with at least this many voxels (above 1, database labels are re-read)")
       ->capture_default_str();

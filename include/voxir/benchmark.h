@@ -43,11 +43,13 @@ struct BenchmarkOptions {
   std::string vote = "count";      // stage-1 ranking: count, sum or max (voxir/search.h)
   int rerank_n = 50;               // candidate volumes re-ranked by MaxSim
   int top = 10;                    // volumes ranked per query (for hit@k etc.; at least 10)
-  std::vector<int> L{15};          // localization ratio at each L (the paper: 15)
+  std::vector<int> L{15};          // localization ratio reported at each L (the paper: 15)
   // When a region query counts as localized (voxir/eval.h LocalizedRule): "ratio" (strict,
-  // localization ratio at L[0] >= threshold), "majority" or "overlap" (lenient, the old rule).
+  // localization ratio at localized_L >= threshold), "majority" or "overlap" (lenient, the old
+  // rule). Independent of `L`, so reporting more L values does not change localized recall.
   std::string localized = "ratio";
   double localized_threshold = 0.5;
+  int localized_L = 15;
   // A class is present on a slice with at least this many voxels (SPEC §1). Above 1 the
   // database labels are re-read from the dataset (the index stores presence at 1 voxel).
   int min_voxels = 1;

@@ -323,10 +323,10 @@ void score_region(EmbedderRun& run, std::size_t g, const Granularity& gran, int 
   }
   t.recall["region/" + key].add(name, evidence.contains);
   const double threshold = options.localized_threshold;
-  t.recall["localized/" + key].add(name, eval::localized_hit(rule, evidence, options.L.front(), threshold));
+  t.recall["localized/" + key].add(name, eval::localized_hit(rule, evidence, options.localized_L, threshold));
   for (const auto r : kRules) {
     t.by_rule[fmt::format("{}/{}", eval::to_string(r), key)].add(
-        name, eval::localized_hit(r, evidence, options.L.front(), threshold));
+        name, eval::localized_hit(r, evidence, options.localized_L, threshold));
   }
   int relevant = 0;
   for (const auto& p : run.db[g]) relevant += p.contains(unit) ? 1 : 0;
@@ -528,6 +528,7 @@ void BenchmarkOptions::validate() const {
   if (!(localized_threshold > 0 && localized_threshold <= 1)) {
     fail(ErrorKind::kUsage, "benchmark: localized threshold {} must be in (0, 1]", localized_threshold);
   }
+  if (localized_L < 1) fail(ErrorKind::kUsage, "benchmark: localized L must be >= 1 (got {})", localized_L);
   if (min_voxels < 1) fail(ErrorKind::kUsage, "benchmark: min voxels must be >= 1 (got {})", min_voxels);
   if (max_queries < 0) fail(ErrorKind::kUsage, "benchmark: max queries must be >= 0");
   if (db_split == query_split) {
@@ -678,7 +679,7 @@ BenchmarkSummary run_benchmark(const std::filesystem::path& dataset_dir, const B
                       {"L", options.L},
                       {"localized", {{"rule", options.localized},
                                      {"threshold", options.localized_threshold},
-                                     {"L", options.L.front()}}},
+                                     {"L", options.localized_L}}},
                       {"min_voxels", options.min_voxels},
                       {"central_fraction", SearchParams{}.central_fraction},
                       {"max_queries", options.max_queries},

@@ -48,6 +48,7 @@ TEST(Benchmark, PhantomDatasetEndToEnd) {
   }
   EXPECT_EQ(report["config"]["localized"]["rule"], "ratio");
   EXPECT_EQ(report["config"]["localized"]["threshold"], 0.5);
+  EXPECT_EQ(report["config"]["localized"]["L"], 15);
   EXPECT_EQ(report["config"]["vote"], "count");
   EXPECT_EQ(report["config"]["min_voxels"], 1);
   EXPECT_TRUE(report["label_set"]["exact_v1"].get<bool>());  // phantoms carry all 104 v1 masks
@@ -137,6 +138,7 @@ TEST(Benchmark, PhantomDatasetEndToEnd) {
   EXPECT_EQ(report3["label_set"]["added"].size(), 100U);  // the other v1 classes: not scored
   EXPECT_EQ(report3["label_set"]["warnings"].size(), 2U);
   for (const char* L : {"5", "15", "30"}) EXPECT_TRUE(g3["fine"]["localization_ratio"]["count"].contains(L)) << L;
+  EXPECT_EQ(report3["config"]["localized"]["L"], 15);  // reporting more L does not move the rule
 
   // A higher presence threshold leaves fewer (query slice, class) trials.
   BenchmarkOptions thick = mapped;
@@ -178,6 +180,7 @@ TEST(Benchmark, BadOptionsAndDatasetsAreRefused) {
   refused([](BenchmarkOptions& o) { o.localized_threshold = 1.5; });
   refused([](BenchmarkOptions& o) { o.vote = "median"; });
   refused([](BenchmarkOptions& o) { o.min_voxels = 0; });
+  refused([](BenchmarkOptions& o) { o.localized_L = 0; });
   try {
     BenchmarkOptions o;
     o.out = tmp / "r";
