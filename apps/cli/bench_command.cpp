@@ -40,7 +40,7 @@ int run_bench(BenchArgs& args) {
   for (const auto& w : s.warnings) fmt::print(stderr, "warning: {}\n", w);
   fmt::print("{:<28} {:<7} {:<19} {:<7} {}\n", "embedder", "classes", "mode", "ranking", "recall mean ± std (classes)");
   for (const auto& r : s.recalls) {
-    fmt::print("{:<28} {:<7} {:<19} {:<7} {:.3f} ± {:.3f} ({})\n", r.embedder, r.granularity == "fine" ? "fine" : "29",
+    fmt::print("{:<28} {:<7} {:<19} {:<7} {:.3f} ± {:.3f} ({})\n", r.embedder, r.granularity,
                r.mode == "localized" ? "localized/" + args.options.localized : r.mode, r.rerank ? "rerank" : "count", r.mean, r.std, r.classes);
   }
   fmt::print("report: {} (and report.json, tables/, plots/)\n", s.report_md.string());

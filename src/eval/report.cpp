@@ -114,7 +114,8 @@ std::string escape(const std::string& s) {
   return out;
 }
 
-constexpr std::array<const char*, 6> kColors{"#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2"};
+constexpr std::array<const char*, 8> kColors{"#4c78a8", "#f58518", "#54a24b", "#e45756",
+                                            "#72b7b2", "#b279a2", "#9d755d", "#333333"};
 
 // Horizontal grouped bars: one group per class, one bar per column.
 std::string bar_plot(const std::string& title, const std::vector<Column>& cols, bool legend_mean = true) {
@@ -205,8 +206,8 @@ std::string scatter_plot(const std::string& title, const std::string& x_label, c
     for (int t = 0; t <= 4; ++t) ticks.push_back(axes.x_min + (axes.x_max - axes.x_min) * t / 4.0);
   }
   for (const double x : ticks) {
-    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.0f}\" text-anchor=\"middle\">{:.3g}</text>\n", px(x),
-                       top + size + 14, x);
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.0f}\" text-anchor=\"middle\">{}</text>\n", px(x),
+                       top + size + 14, axes.log_x ? fmt::format("{:g}", x) : fmt::format("{:.3g}", x));
   }
   if (axes.diagonal) {
     svg += fmt::format("<line x1=\"{:.0f}\" y1=\"{:.0f}\" x2=\"{:.0f}\" y2=\"{:.0f}\" stroke=\"#bbb\" "
