@@ -99,6 +99,9 @@ class RatioTally {
   [[nodiscard]] MeanStd summary() const;
   [[nodiscard]] std::int64_t queries() const;
   [[nodiscard]] std::int64_t misses() const;
+  // One mean over all queries with misses as 0 (the old single figure; how the paper pooled
+  // is not stated), for comparison only; 0 without queries.
+  [[nodiscard]] double pooled_misses_as_zero() const;
 
  private:
   std::map<std::string, Row> rows_;

@@ -409,7 +409,8 @@ Json ratio_json(const eval::RatioTally& tally) {
   }
   const eval::MeanStd s = tally.summary();
   return {{"mean", s.mean}, {"std", s.std}, {"classes", s.classes}, {"queries", tally.queries()},
-          {"misses", tally.misses()}, {"per_class", per_class}};
+          {"misses", tally.misses()}, {"pooled_misses_as_zero", tally.pooled_misses_as_zero()},
+          {"per_class", per_class}};
 }
 
 Json embedder_json(EmbedderRun& run, const std::vector<Granularity>& grans, std::vector<RecallSummary>& summaries) {

@@ -452,9 +452,10 @@ ReportFiles write_report(const Json& report, const std::filesystem::path& out) {
   md += "\n## Localization ratio\n\nOf the top-L slices that carried the winning volume (retrieved slices by "
         "similarity; with re-ranking, aligned slices), the share that show the class; mean ± std over classes of "
         "each class's mean over its hit queries. Misses (region queries whose top-1 volume lacks the class) are "
-        "counted apart, not as 0. Per class: `tables/localization_<granularity>.csv`.\n\n"
-        "| embedder | granularity | ranking | L | ratio mean ± std (classes) | queries | misses |\n"
-        "|---|---|---|---|---|---|---|\n";
+        "counted apart, not as 0; the last column pools all queries with misses as 0 (the old single figure). Per "
+        "class: `tables/localization_<granularity>.csv`.\n\n"
+        "| embedder | granularity | ranking | L | ratio mean ± std (classes) | queries | misses | pooled, misses as 0 |\n"
+        "|---|---|---|---|---|---|---|---|\n";
   for (const auto& gran : grans) {
     std::string csv = "embedder,ranking,L,class,queries,misses,mean,std\n";
     for (const auto& e : report["embedders"]) {
@@ -462,9 +463,9 @@ ReportFiles write_report(const Json& report, const std::filesystem::path& out) {
       for (const char* v : kVariants) {
         if (!lr.contains(v)) continue;
         for (const auto& [L, r] : lr[v].items()) {
-          md += fmt::format("| {} | {} | {} | {} | {} ({}) | {} | {} |\n", e["spec"].get<std::string>(), gran, v, L,
-                            mean_std(r), r["classes"].get<int>(), r["queries"].get<std::int64_t>(),
-                            r["misses"].get<std::int64_t>());
+          md += fmt::format("| {} | {} | {} | {} | {} ({}) | {} | {} | {} |\n", e["spec"].get<std::string>(), gran, v,
+                            L, mean_std(r), r["classes"].get<int>(), r["queries"].get<std::int64_t>(),
+                            r["misses"].get<std::int64_t>(), number(r["pooled_misses_as_zero"]));
           for (const auto& [name, row] : r["per_class"].items()) {
             csv += fmt::format("{},{},{},{},{},{},{},{}\n", csv_field(e["spec"].get<std::string>()), v, L,
                                csv_field(name), row["queries"].get<std::int64_t>(), row["misses"].get<std::int64_t>(),

@@ -152,6 +152,8 @@ TEST(Metrics, RatioTallyPerClassWithMissesApart) {
   EXPECT_EQ(s.classes, 2);
   EXPECT_DOUBLE_EQ(s.mean, 0.475);
   EXPECT_DOUBLE_EQ(s.std, 0.275);
+  EXPECT_DOUBLE_EQ(t.pooled_misses_as_zero(), (1.0 + 0.5 + 0.2) / 5);
+  EXPECT_DOUBLE_EQ(RatioTally().pooled_misses_as_zero(), 0.0);
 }
 
 TEST(Metrics, MeanStdIsThePopulationStd) {
