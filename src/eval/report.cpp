@@ -283,14 +283,18 @@ void plots(const Json& report, const std::string& gran, const std::filesystem::p
 
   for (const auto& e : report["embedders"]) {
     const Json& g = e["granularities"][gran];
-    const Json& region = g["modes"]["region"];
     const std::string tag = fmt::format("{}_{}", gran, &e - &report["embedders"][0]);
     const std::string spec = e["spec"].get<std::string>();
     std::vector<Point> with_without;
-    for (const auto& [name, row] : region["count"]["per_class"].items()) {
-      const Json& rr = region["rerank"]["per_class"][name]["recall"];
-      if (row["recall"].is_null() || rr.is_null()) continue;
-      with_without.push_back({row["recall"].get<double>(), rr.get<double>(), name});
+    // No region column when no query volume contains any class of the map.
+    const Json none = Json::object();
+    const bool has_region = g["modes"].contains("region") && g["modes"]["region"].contains("count") &&
+                            g["modes"]["region"].contains("rerank");
+    const Json& count_pc = has_region ? g["modes"]["region"]["count"]["per_class"] : none;
+    const Json& rerank_pc = has_region ? g["modes"]["region"]["rerank"]["per_class"] : none;
+    for (const auto& [name, row] : count_pc.items()) {
+      if (!rerank_pc.contains(name) || row["recall"].is_null() || rerank_pc[name]["recall"].is_null()) continue;
+      with_without.push_back({row["recall"].get<double>(), rerank_pc[name]["recall"].get<double>(), name});
     }
     write_text(dir / ("rerank_vs_count_" + tag + ".svg"),
                scatter_plot(fmt::format("Region recall per class: re-ranked vs count ({}, {})", spec, gran),

@@ -10,11 +10,14 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 
 namespace voxir {
 namespace {
+
+std::filesystem::path report3_md(const std::filesystem::path& out) { return out / "report.md"; }
 
 double recall(const nlohmann::json& e, const char* gran, const char* mode, const char* variant) {
   return e["granularities"][gran]["modes"][mode][variant]["mean"].get<double>();
@@ -137,6 +140,9 @@ TEST(Benchmark, PhantomDatasetEndToEnd) {
   EXPECT_EQ(report3["label_set"]["without_coarse"], nlohmann::json::array({"kidney_right"}));
   EXPECT_EQ(report3["label_set"]["added"].size(), 100U);  // the other v1 classes: not scored
   EXPECT_EQ(report3["label_set"]["warnings"].size(), 2U);
+  const std::string md3 = read_text_file(report3_md(options.out));
+  EXPECT_NE(md3.find("## Warnings: label set"), std::string::npos);
+  EXPECT_NE(md3.find("| fine | overlap | count |"), std::string::npos);  // lenient beside strict
   for (const char* L : {"5", "15", "30"}) EXPECT_TRUE(g3["fine"]["localization_ratio"]["count"].contains(L)) << L;
   EXPECT_EQ(report3["config"]["localized"]["L"], 15);  // reporting more L does not move the rule
 
@@ -154,6 +160,59 @@ TEST(Benchmark, PhantomDatasetEndToEnd) {
   EXPECT_LT(trials(report4), trials(report3));
   EXPECT_GT(trials(report4), 0);
   EXPECT_EQ(report4["config"]["min_voxels"], 400);
+}
+
+// TotalSegmentator v2 has one `heart` mask where v1 has five heart parts: the run must say so
+// instead of silently dropping the heart region, and a class map can score v2's heart.
+TEST(Benchmark, V2LabelSetIsNamedAndCanBeMapped) {
+  testing::TempDir tmp;
+  synth::SynthOptions synth;
+  synth.subjects = 6;
+  synth.seed = 3;
+  synth.test_fraction = 0.5;
+  synth.subject.slice_spacing_mm = 6;
+  (void)synth::write_dataset(tmp / "ds", synth);
+  for (const auto& subject : std::filesystem::directory_iterator(tmp / "ds")) {
+    const auto seg = subject.path() / "segmentations";
+    if (!std::filesystem::is_directory(seg)) continue;
+    std::filesystem::rename(seg / "heart_myocardium.nii.gz", seg / "heart.nii.gz");
+    for (const char* part : {"heart_atrium_left", "heart_atrium_right", "heart_ventricle_left", "heart_ventricle_right"}) {
+      std::filesystem::remove(seg / (std::string(part) + ".nii.gz"));
+    }
+  }
+  BenchmarkOptions options;
+  options.out = tmp / "report";
+  options.index = "Flat";
+  const BenchmarkSummary summary = run_benchmark(tmp / "ds", options);
+  const auto report = nlohmann::json::parse(read_text_file(summary.report_json));
+  const auto& ls = report["label_set"];
+  EXPECT_FALSE(ls["exact_v1"].get<bool>());
+  EXPECT_EQ(ls["not_v1"], nlohmann::json::array({"heart"}));
+  EXPECT_EQ(ls["added"], nlohmann::json::array({"heart"}));
+  EXPECT_EQ(ls["dropped"].size(), 5U);
+  EXPECT_EQ(ls["v1_missing"], ls["dropped"]);
+  EXPECT_EQ(summary.warnings.size(), 3U);
+  EXPECT_NE(read_text_file(summary.report_md).find("## Warnings: label set"), std::string::npos);
+  // With the built-in map the heart is not scored; the trials say so rather than a silent gap.
+  const auto& coarse = report["embedders"][0]["granularities"]["coarse"]["modes"]["region"]["count"]["per_class"];
+  EXPECT_FALSE(coarse.contains("heart"));
+
+  // A map naming v2's heart scores it in both tables, and nothing is left unscored but the rest.
+  const auto map = tmp / "map.csv";
+  std::ofstream(map) << "name;coarse_region\nheart;heart\nliver;liver\n";
+  options.class_map = map;
+  const auto mapped = nlohmann::json::parse(read_text_file(run_benchmark(tmp / "ds", options).report_json));
+  for (const char* gran : {"fine", "coarse"}) {
+    const auto& classes = mapped["classes"][gran];
+    EXPECT_EQ(classes.size(), 2U) << gran;
+    EXPECT_GT(classes["heart"]["db_volumes"].get<int>(), 0) << gran;  // v2 heart masks are read
+    // Each query volume with a heart makes one heart region query.
+    const auto& region = mapped["embedders"][0]["granularities"][gran]["modes"];
+    const int with_heart = classes["heart"]["query_volumes"].get<int>();
+    EXPECT_EQ(with_heart > 0 ? region["region"]["count"]["per_class"]["heart"]["trials"].get<int>() : 0, with_heart);
+  }
+  EXPECT_TRUE(mapped["label_set"]["dropped"].empty());
+  EXPECT_EQ(std::count(mapped["label_set"]["added"].begin(), mapped["label_set"]["added"].end(), "heart"), 0);
 }
 
 TEST(Benchmark, BadOptionsAndDatasetsAreRefused) {
