@@ -39,11 +39,11 @@ struct BenchmarkOptions {
   std::filesystem::path class_map;
   std::string db_split = "train";
   std::string query_split = "test";
-  int k = 10;                      // neighbours per query slice
-  std::string vote = "count";      // stage-1 ranking: count, sum or max (voxir/search.h)
-  int rerank_n = 50;               // candidate volumes re-ranked by MaxSim
-  int top = 10;                    // volumes ranked per query (for hit@k etc.; at least 10)
-  std::vector<int> L{15};          // localization ratio reported at each L (the paper: 15)
+  int k = 10;                  // neighbours per query slice
+  std::string vote = "count";  // stage-1 ranking: count, sum or max (voxir/search.h)
+  int rerank_n = 50;           // candidate volumes re-ranked by MaxSim
+  int top = 10;                // volumes ranked per query (for hit@k etc.; at least 10)
+  std::vector<int> L{15};      // localization ratio reported at each L (the paper: 15)
   // When a region query counts as localized (voxir/eval.h LocalizedRule): "ratio" (strict,
   // localization ratio at localized_L >= threshold), "majority" or "overlap" (lenient, the old
   // rule). Independent of `L`, so reporting more L values does not change localized recall.

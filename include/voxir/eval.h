@@ -64,10 +64,10 @@ enum class LocalizedRule { kOverlap, kRatio, kMajority };
 
 // What one region query of class c found in its top-1 volume.
 struct LocalizationEvidence {
-  bool contains = false;                            // the top-1 volume contains c
-  std::array<std::int64_t, 2> predicted{-1, -1};    // predicted location, inclusive
-  std::array<std::int64_t, 2> extent{-1, -1};       // c's extent in that volume, inclusive
-  std::vector<bool> slices_have_class;              // slices that carried the win, best first
+  bool contains = false;                          // the top-1 volume contains c
+  std::array<std::int64_t, 2> predicted{-1, -1};  // predicted location, inclusive
+  std::array<std::int64_t, 2> extent{-1, -1};     // c's extent in that volume, inclusive
+  std::vector<bool> slices_have_class;            // slices that carried the win, best first
 };
 [[nodiscard]] bool localized_hit(LocalizedRule rule, const LocalizationEvidence& evidence, int L,
                                  double threshold);
@@ -169,12 +169,12 @@ class ClassMap {
 // the class map. Every list is sorted by name.
 struct LabelSetCheck {
   int dataset_classes = 0;
-  bool exact_v1 = false;                     // exactly the 104 TotalSegmentator v1 classes
-  std::vector<std::string> not_v1;           // dataset classes that are not v1 classes (v2-only)
-  std::vector<std::string> v1_missing;       // v1 classes the dataset lacks
-  std::vector<std::string> added;            // in the dataset, not in the map: not scored
-  std::vector<std::string> dropped;          // in the map, not in the dataset: no trials
-  std::vector<std::string> without_coarse;   // scored, but no coarse region: fine table only
+  bool exact_v1 = false;                    // exactly the 104 TotalSegmentator v1 classes
+  std::vector<std::string> not_v1;          // dataset classes that are not v1 classes (v2-only)
+  std::vector<std::string> v1_missing;      // v1 classes the dataset lacks
+  std::vector<std::string> added;           // in the dataset, not in the map: not scored
+  std::vector<std::string> dropped;         // in the map, not in the dataset: no trials
+  std::vector<std::string> without_coarse;  // scored, but no coarse region: fine table only
   // One line per difference, empty when the dataset is exactly v1 and the map covers it.
   [[nodiscard]] std::vector<std::string> warnings(const std::string& map_source) const;
 };

@@ -294,8 +294,9 @@ std::size_t volume_index(const Index& index, const std::string& id) {
   return static_cast<std::size_t>(v - index.volumes().data());
 }
 
-void score_region(EmbedderRun& run, std::size_t g, const Granularity& gran, int unit, const SearchAnswer& answer,
-                  bool rerank, const BenchmarkOptions& options, eval::LocalizedRule rule) {
+void score_region(EmbedderRun& run, std::size_t g, const Granularity& gran, int unit,
+                  const SearchAnswer& answer, bool rerank, const BenchmarkOptions& options,
+                  eval::LocalizedRule rule) {
   GranularityTally& t = run.tallies[g];
   const std::string& name = gran.units[static_cast<std::size_t>(unit)];
   const std::string key = variant(rerank);
@@ -323,7 +324,8 @@ void score_region(EmbedderRun& run, std::size_t g, const Granularity& gran, int 
   }
   t.recall["region/" + key].add(name, evidence.contains);
   const double threshold = options.localized_threshold;
-  t.recall["localized/" + key].add(name, eval::localized_hit(rule, evidence, options.localized_L, threshold));
+  t.recall["localized/" + key].add(
+      name, eval::localized_hit(rule, evidence, options.localized_L, threshold));
   for (const auto r : kRules) {
     t.by_rule[fmt::format("{}/{}", eval::to_string(r), key)].add(
         name, eval::localized_hit(r, evidence, options.localized_L, threshold));
@@ -403,12 +405,14 @@ Json ratio_json(const eval::RatioTally& tally) {
   Json per_class = Json::object();
   for (const auto& [name, row] : tally.rows()) {
     const eval::MeanStd s = row.stats();
-    per_class[name] = {{"queries", row.queries}, {"misses", row.misses},
+    per_class[name] = {{"queries", row.queries},
+                       {"misses", row.misses},
                        {"mean", row.ratios.empty() ? Json() : Json(s.mean)},
                        {"std", row.ratios.empty() ? Json() : Json(s.std)}};
   }
   const eval::MeanStd s = tally.summary();
-  return {{"mean", s.mean}, {"std", s.std}, {"classes", s.classes}, {"queries", tally.queries()},
+  return {{"mean", s.mean},           {"std", s.std},
+          {"classes", s.classes},     {"queries", tally.queries()},
           {"misses", tally.misses()}, {"pooled_misses_as_zero", tally.pooled_misses_as_zero()},
           {"per_class", per_class}};
 }
@@ -459,7 +463,8 @@ Json embedder_json(EmbedderRun& run, const std::vector<Granularity>& grans, std:
     Json average = Json::object();
     for (const char* which : {"count", "rerank", "all"}) {
       const auto& v = mode_means[which];
-      average[which] = {{"mean", v.empty() ? Json() : Json(eval::mean_std(v).mean)}, {"columns", v.size()}};
+      average[which] = {{"mean", v.empty() ? Json() : Json(eval::mean_std(v).mean)},
+                        {"columns", v.size()}};
     }
     Json by_rule = Json::object();
     for (const auto r : kRules) {
@@ -482,8 +487,11 @@ Json embedder_json(EmbedderRun& run, const std::vector<Granularity>& grans, std:
       r["queries"] = t.ranking_n[key];
       ranking[key] = r;
     }
-    gjson[grans[g].name] = {{"modes", modes}, {"average_over_modes", average}, {"localized_by_rule", by_rule},
-                            {"localization_ratio", loc}, {"ranking", ranking}};
+    gjson[grans[g].name] = {{"modes", modes},
+                            {"average_over_modes", average},
+                            {"localized_by_rule", by_rule},
+                            {"localization_ratio", loc},
+                            {"ranking", ranking}};
   }
   out["granularities"] = gjson;
   return out;
@@ -491,7 +499,8 @@ Json embedder_json(EmbedderRun& run, const std::vector<Granularity>& grans, std:
 
 // Class names a dataset carries: mask file names in its segmentation folders, plus every class
 // present in some volume (covers multilabel files).
-std::vector<std::string> dataset_class_names(const std::vector<const Subject*>& subjects, const std::set<int>& present) {
+std::vector<std::string> dataset_class_names(const std::vector<const Subject*>& subjects,
+                                             const std::set<int>& present) {
   const ClassCatalog& cat = ClassCatalog::builtin();
   std::set<std::string> names;
   for (const int c : present) names.insert(cat.classes()[static_cast<std::size_t>(c)].name);
@@ -527,10 +536,13 @@ void BenchmarkOptions::validate() const {
     fail(ErrorKind::kUsage, "benchmark: L {} lists a value twice", fmt::join(L, ","));
   }
   if (!(localized_threshold > 0 && localized_threshold <= 1)) {
-    fail(ErrorKind::kUsage, "benchmark: localized threshold {} must be in (0, 1]", localized_threshold);
+    fail(ErrorKind::kUsage, "benchmark: localized threshold {} must be in (0, 1]",
+         localized_threshold);
   }
-  if (localized_L < 1) fail(ErrorKind::kUsage, "benchmark: localized L must be >= 1 (got {})", localized_L);
-  if (min_voxels < 1) fail(ErrorKind::kUsage, "benchmark: min voxels must be >= 1 (got {})", min_voxels);
+  if (localized_L < 1)
+    fail(ErrorKind::kUsage, "benchmark: localized L must be >= 1 (got {})", localized_L);
+  if (min_voxels < 1)
+    fail(ErrorKind::kUsage, "benchmark: min voxels must be >= 1 (got {})", min_voxels);
   if (max_queries < 0) fail(ErrorKind::kUsage, "benchmark: max queries must be >= 0");
   if (db_split == query_split) {
     fail(ErrorKind::kUsage, "benchmark: database and query splits are both '{}'; a query must never be in the "
@@ -561,9 +573,10 @@ BenchmarkSummary run_benchmark(const std::filesystem::path& dataset_dir, const B
     query_subjects.resize(static_cast<std::size_t>(options.max_queries));
   }
   const IndexSpec spec = IndexSpec::parse(options.index);
-  const eval::ClassMap class_map = options.class_map.empty()
-                                       ? eval::ClassMap::builtin()
-                                       : with_context("--class-map", [&] { return eval::ClassMap::load(options.class_map); });
+  const eval::ClassMap class_map =
+      options.class_map.empty()
+          ? eval::ClassMap::builtin()
+          : with_context("--class-map", [&] { return eval::ClassMap::load(options.class_map); });
   const auto grans = granularities(options, class_map);
   const std::filesystem::path work = options.out / "work";
   std::filesystem::create_directories(work);
@@ -579,7 +592,8 @@ BenchmarkSummary run_benchmark(const std::filesystem::path& dataset_dir, const B
         const Volume volume = read_volume(s->ct);
         const SliceLabels labels = read_labels(s->segmentations, volume);
         auto& p = db_relabelled[s->id];
-        for (const auto& g : grans) p.push_back(presence_from_labels(g, labels, options.min_voxels));
+        for (const auto& g : grans)
+          p.push_back(presence_from_labels(g, labels, options.min_voxels));
       });
     }
   }
@@ -602,15 +616,18 @@ BenchmarkSummary run_benchmark(const std::filesystem::path& dataset_dir, const B
       const VolumeVectors labels = run.index->labels(v);
       for (std::int64_t k = 0; e == 0 && k < labels.volume.num_slices; ++k) {
         for (int b = 0; b < labels.presence_bytes * 8; ++b) {
-          if ((labels.presence[static_cast<std::size_t>(k * labels.presence_bytes + b / 8)] >> (b % 8)) & 1) {
+          if ((labels.presence[static_cast<std::size_t>(k * labels.presence_bytes + b / 8)] >>
+               (b % 8)) &
+              1) {
             classes_present.insert(b);
           }
         }
       }
       const auto relabelled = db_relabelled.find(run.index->volumes()[v].id);
       for (std::size_t g = 0; g < grans.size(); ++g) {
-        run.db[g].push_back(relabelled != db_relabelled.end() ? relabelled->second[g]
-                                                              : presence_from_index(grans[g], labels));
+        run.db[g].push_back(relabelled != db_relabelled.end()
+                                ? relabelled->second[g]
+                                : presence_from_index(grans[g], labels));
       }
     }
     run.tallies.resize(grans.size());
@@ -620,9 +637,11 @@ BenchmarkSummary run_benchmark(const std::filesystem::path& dataset_dir, const B
   std::vector<ClassStats> stats(grans.size());
   for (std::size_t g = 0; g < grans.size(); ++g) {
     const std::size_t n = grans[g].units.size();
-    stats[g] = {std::vector<int>(n, 0), std::vector<int>(n, 0), std::vector<double>(n, 0), std::vector<double>(n, 0)};
+    stats[g] = {std::vector<int>(n, 0), std::vector<int>(n, 0), std::vector<double>(n, 0),
+                std::vector<double>(n, 0)};
     for (const auto& p : runs.front().db[g]) {
-      for (int u = 0; u < p.units(); ++u) stats[g].db_volumes[static_cast<std::size_t>(u)] += p.contains(u) ? 1 : 0;
+      for (int u = 0; u < p.units(); ++u)
+        stats[g].db_volumes[static_cast<std::size_t>(u)] += p.contains(u) ? 1 : 0;
     }
   }
 
@@ -633,7 +652,8 @@ BenchmarkSummary run_benchmark(const std::filesystem::path& dataset_dir, const B
       const Volume volume = read_volume(s->ct);
       const SliceLabels labels = read_labels(s->segmentations, volume);
       Query q{s->id, s, {}};
-      const double ml_per_voxel = volume.spacing()[0] * volume.spacing()[1] * volume.spacing()[2] / 1000.0;
+      const double ml_per_voxel =
+          volume.spacing()[0] * volume.spacing()[1] * volume.spacing()[2] / 1000.0;
       for (std::size_t g = 0; g < grans.size(); ++g) {
         q.presence.push_back(presence_from_labels(grans[g], labels, options.min_voxels));
         const auto voxels = unit_voxels(grans[g], labels);
@@ -641,7 +661,8 @@ BenchmarkSummary run_benchmark(const std::filesystem::path& dataset_dir, const B
           if (!q.presence[g].contains(u)) continue;
           const auto i = static_cast<std::size_t>(u);
           ++stats[g].query_volumes[i];
-          stats[g].slices_sum[i] += static_cast<double>(q.presence[g].extent(u)[1] - q.presence[g].extent(u)[0] + 1);
+          stats[g].slices_sum[i] +=
+              static_cast<double>(q.presence[g].extent(u)[1] - q.presence[g].extent(u)[0] + 1);
           stats[g].ml_sum[i] += voxels[i] * ml_per_voxel;
         }
       }
@@ -667,31 +688,37 @@ BenchmarkSummary run_benchmark(const std::filesystem::path& dataset_dir, const B
   report["voxir_version"] = VOXIR_VERSION_STRING;
   report["git_commit"] = VOXIR_GIT_COMMIT;
   report["dataset"] = std::filesystem::absolute(dataset_dir).string();
-  report["config"] = {{"embedders", options.embedders},
-                      {"index", spec.str()},
-                      {"granularities", Json::array()},
-                      {"class_map", class_map.source()},
-                      {"db_split", options.db_split},
-                      {"query_split", options.query_split},
-                      {"k", options.k},
-                      {"vote", options.vote},
-                      {"rerank_n", options.rerank_n},
-                      {"top", std::max(options.top, 10)},
-                      {"L", options.L},
-                      {"localized", {{"rule", options.localized},
-                                     {"threshold", options.localized_threshold},
-                                     {"L", options.localized_L}}},
-                      {"min_voxels", options.min_voxels},
-                      {"central_fraction", SearchParams{}.central_fraction},
-                      {"max_queries", options.max_queries},
-                      {"std", "population std over classes, sqrt(sum_c (r_c - mean)^2 / C), ddof 0"}};
+  report["config"] = {
+      {"embedders", options.embedders},
+      {"index", spec.str()},
+      {"granularities", Json::array()},
+      {"class_map", class_map.source()},
+      {"db_split", options.db_split},
+      {"query_split", options.query_split},
+      {"k", options.k},
+      {"vote", options.vote},
+      {"rerank_n", options.rerank_n},
+      {"top", std::max(options.top, 10)},
+      {"L", options.L},
+      {"localized",
+       {{"rule", options.localized},
+        {"threshold", options.localized_threshold},
+        {"L", options.localized_L}}},
+      {"min_voxels", options.min_voxels},
+      {"central_fraction", SearchParams{}.central_fraction},
+      {"max_queries", options.max_queries},
+      {"std", "population std over classes, sqrt(sum_c (r_c - mean)^2 / C), ddof 0"}};
   for (const auto& g : grans) report["config"]["granularities"].push_back(g.name);
   report["database_volumes"] = sources.size();
   report["query_volumes"] = query_subjects.size();
-  report["label_set"] = {{"dataset_classes", check.dataset_classes}, {"exact_v1", check.exact_v1},
-                         {"not_v1", check.not_v1},  {"v1_missing", check.v1_missing},
-                         {"added", check.added},    {"dropped", check.dropped},
-                         {"without_coarse", check.without_coarse}, {"warnings", summary.warnings}};
+  report["label_set"] = {{"dataset_classes", check.dataset_classes},
+                         {"exact_v1", check.exact_v1},
+                         {"not_v1", check.not_v1},
+                         {"v1_missing", check.v1_missing},
+                         {"added", check.added},
+                         {"dropped", check.dropped},
+                         {"without_coarse", check.without_coarse},
+                         {"warnings", summary.warnings}};
   Json classes = Json::object();
   for (std::size_t g = 0; g < grans.size(); ++g) {
     Json per = Json::object();

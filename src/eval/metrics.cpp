@@ -192,7 +192,8 @@ std::int64_t RatioTally::queries() const {
 
 double RatioTally::pooled_misses_as_zero() const {
   double sum = 0;
-  for (const auto& [name, row] : rows_) sum += std::accumulate(row.ratios.begin(), row.ratios.end(), 0.0);
+  for (const auto& [name, row] : rows_)
+    sum += std::accumulate(row.ratios.begin(), row.ratios.end(), 0.0);
   const auto n = queries();
   return n > 0 ? sum / static_cast<double>(n) : 0.0;
 }

@@ -1,8 +1,8 @@
 // End to end: phantoms -> index -> every mode -> report. Expected recalls are pinned loosely
 // (they survive refactoring) but tightly enough to catch a broken stage.
+#include "voxir/benchmark.h"
 #include "testutil/temp_dir.h"
 #include "util/file.h"
-#include "voxir/benchmark.h"
 #include "voxir/error.h"
 #include "voxir/labels.h"
 #include "voxir/synth.h"
@@ -17,7 +17,9 @@
 namespace voxir {
 namespace {
 
-std::filesystem::path report3_md(const std::filesystem::path& out) { return out / "report.md"; }
+std::filesystem::path report3_md(const std::filesystem::path& out) {
+  return out / "report.md";
+}
 
 double recall(const nlohmann::json& e, const char* gran, const char* mode, const char* variant) {
   return e["granularities"][gran]["modes"][mode][variant]["mean"].get<double>();
@@ -45,8 +47,8 @@ TEST(Benchmark, PhantomDatasetEndToEnd) {
   EXPECT_EQ(report["query_volumes"], 3);
   // The paper's tables use HNSW; so does the default. Every protocol setting is recorded.
   EXPECT_EQ(report["config"]["index"], "HNSW32,efc200,ef64");
-  for (const char* key : {"k", "vote", "rerank_n", "top", "L", "localized", "min_voxels", "central_fraction",
-                          "class_map", "std", "db_split", "query_split"}) {
+  for (const char* key : {"k", "vote", "rerank_n", "top", "L", "localized", "min_voxels",
+                          "central_fraction", "class_map", "std", "db_split", "query_split"}) {
     EXPECT_TRUE(report["config"].contains(key)) << key;
   }
   EXPECT_EQ(report["config"]["localized"]["rule"], "ratio");
@@ -90,7 +92,8 @@ TEST(Benchmark, PhantomDatasetEndToEnd) {
         EXPECT_EQ(row["trials"], report["classes"][gran][name]["query_volumes"]) << gran << name;
         // Every rule needs the region hit first.
         for (const char* rule : {"ratio", "majority", "overlap"}) {
-          EXPECT_LE(g["localized_by_rule"][rule][v]["per_class"][name]["hits"].get<int>(), row["hits"].get<int>())
+          EXPECT_LE(g["localized_by_rule"][rule][v]["per_class"][name]["hits"].get<int>(),
+                    row["hits"].get<int>())
               << gran << v << rule << name;
         }
       }
@@ -101,7 +104,8 @@ TEST(Benchmark, PhantomDatasetEndToEnd) {
     }
     // Average over modes (Tables 20/21) recomputed from the columns.
     double sum = 0;
-    for (const char* mode : {"slice", "volume", "region", "localized"}) sum += recall(e, gran, mode, "count");
+    for (const char* mode : {"slice", "volume", "region", "localized"})
+      sum += recall(e, gran, mode, "count");
     EXPECT_NEAR(g["average_over_modes"]["count"]["mean"].get<double>(), sum / 4, 1e-12) << gran;
     for (const auto& [name, c] : report["classes"][gran].items()) {
       EXPECT_LE(c["db_volumes"].get<int>(), 7) << name;
@@ -114,7 +118,8 @@ TEST(Benchmark, PhantomDatasetEndToEnd) {
     EXPECT_GE(region["db_volumes"].get<int>(), c["db_volumes"].get<int>()) << name;
     EXPECT_GE(region["query_volumes"].get<int>(), c["query_volumes"].get<int>()) << name;
   }
-  EXPECT_GT(report["classes"]["fine"]["liver"]["mean_ml"].get<double>(), 100.0);  // a liver, not a voxel
+  EXPECT_GT(report["classes"]["fine"]["liver"]["mean_ml"].get<double>(),
+            100.0);                        // a liver, not a voxel
   EXPECT_EQ(summary.recalls.size(), 14U);  // 2 granularities x (slice + 3 modes x 2 rankings)
 
   // A second run reuses the index and the query embeddings, and gives the same numbers.
@@ -125,15 +130,18 @@ TEST(Benchmark, PhantomDatasetEndToEnd) {
 
   // A custom class map defines both tables: 4 classes, 2 regions (kidney_right has none).
   const auto map = tmp / "map.csv";
-  std::ofstream(map) << "name,coarse_region\nliver,abdomen\nspleen,abdomen\nkidney_left,kidney\nkidney_right,\n";
+  std::ofstream(map)
+      << "name,coarse_region\nliver,abdomen\nspleen,abdomen\nkidney_left,kidney\nkidney_right,\n";
   BenchmarkOptions mapped = options;
   mapped.class_map = map;
   mapped.max_queries = 1;
   mapped.L = {5, 15, 30};
-  const auto report3 = nlohmann::json::parse(read_text_file(run_benchmark(tmp / "ds", mapped).report_json));
+  const auto report3 =
+      nlohmann::json::parse(read_text_file(run_benchmark(tmp / "ds", mapped).report_json));
   const auto& g3 = report3["embedders"][0]["granularities"];
   std::set<std::string> coarse;
-  for (const auto& [name, row] : g3["coarse"]["modes"]["region"]["count"]["per_class"].items()) coarse.insert(name);
+  for (const auto& [name, row] : g3["coarse"]["modes"]["region"]["count"]["per_class"].items())
+    coarse.insert(name);
   EXPECT_EQ(coarse, (std::set<std::string>{"abdomen", "kidney"}));
   EXPECT_EQ(g3["fine"]["modes"]["region"]["count"]["per_class"].size(), 4U);
   EXPECT_EQ(report3["config"]["class_map"], map.string());
@@ -143,16 +151,20 @@ TEST(Benchmark, PhantomDatasetEndToEnd) {
   const std::string md3 = read_text_file(report3_md(options.out));
   EXPECT_NE(md3.find("## Warnings: label set"), std::string::npos);
   EXPECT_NE(md3.find("| fine | overlap | count |"), std::string::npos);  // lenient beside strict
-  for (const char* L : {"5", "15", "30"}) EXPECT_TRUE(g3["fine"]["localization_ratio"]["count"].contains(L)) << L;
+  for (const char* L : {"5", "15", "30"})
+    EXPECT_TRUE(g3["fine"]["localization_ratio"]["count"].contains(L)) << L;
   EXPECT_EQ(report3["config"]["localized"]["L"], 15);  // reporting more L does not move the rule
 
   // A higher presence threshold leaves fewer (query slice, class) trials.
   BenchmarkOptions thick = mapped;
   thick.min_voxels = 400;
-  const auto report4 = nlohmann::json::parse(read_text_file(run_benchmark(tmp / "ds", thick).report_json));
+  const auto report4 =
+      nlohmann::json::parse(read_text_file(run_benchmark(tmp / "ds", thick).report_json));
   const auto trials = [](const nlohmann::json& r) {
     std::int64_t n = 0;
-    for (const auto& [name, row] : r["embedders"][0]["granularities"]["fine"]["modes"]["slice"]["count"]["per_class"].items()) {
+    for (const auto& [name, row] :
+         r["embedders"][0]["granularities"]["fine"]["modes"]["slice"]["count"]["per_class"]
+             .items()) {
       n += row["trials"].get<std::int64_t>();
     }
     return n;
@@ -176,7 +188,8 @@ TEST(Benchmark, V2LabelSetIsNamedAndCanBeMapped) {
     const auto seg = subject.path() / "segmentations";
     if (!std::filesystem::is_directory(seg)) continue;
     std::filesystem::rename(seg / "heart_myocardium.nii.gz", seg / "heart.nii.gz");
-    for (const char* part : {"heart_atrium_left", "heart_atrium_right", "heart_ventricle_left", "heart_ventricle_right"}) {
+    for (const char* part : {"heart_atrium_left", "heart_atrium_right", "heart_ventricle_left",
+                             "heart_ventricle_right"}) {
       std::filesystem::remove(seg / (std::string(part) + ".nii.gz"));
     }
   }
@@ -194,14 +207,16 @@ TEST(Benchmark, V2LabelSetIsNamedAndCanBeMapped) {
   EXPECT_EQ(summary.warnings.size(), 3U);
   EXPECT_NE(read_text_file(summary.report_md).find("## Warnings: label set"), std::string::npos);
   // With the built-in map the heart is not scored; the trials say so rather than a silent gap.
-  const auto& coarse = report["embedders"][0]["granularities"]["coarse"]["modes"]["region"]["count"]["per_class"];
+  const auto& coarse =
+      report["embedders"][0]["granularities"]["coarse"]["modes"]["region"]["count"]["per_class"];
   EXPECT_FALSE(coarse.contains("heart"));
 
   // A map naming v2's heart scores it in both tables, and nothing is left unscored but the rest.
   const auto map = tmp / "map.csv";
   std::ofstream(map) << "name;coarse_region\nheart;heart\nliver;liver\n";
   options.class_map = map;
-  const auto mapped = nlohmann::json::parse(read_text_file(run_benchmark(tmp / "ds", options).report_json));
+  const auto mapped =
+      nlohmann::json::parse(read_text_file(run_benchmark(tmp / "ds", options).report_json));
   for (const char* gran : {"fine", "coarse"}) {
     const auto& classes = mapped["classes"][gran];
     EXPECT_EQ(classes.size(), 2U) << gran;
@@ -209,10 +224,14 @@ TEST(Benchmark, V2LabelSetIsNamedAndCanBeMapped) {
     // Each query volume with a heart makes one heart region query.
     const auto& region = mapped["embedders"][0]["granularities"][gran]["modes"];
     const int with_heart = classes["heart"]["query_volumes"].get<int>();
-    EXPECT_EQ(with_heart > 0 ? region["region"]["count"]["per_class"]["heart"]["trials"].get<int>() : 0, with_heart);
+    EXPECT_EQ(
+        with_heart > 0 ? region["region"]["count"]["per_class"]["heart"]["trials"].get<int>() : 0,
+        with_heart);
   }
   EXPECT_TRUE(mapped["label_set"]["dropped"].empty());
-  EXPECT_EQ(std::count(mapped["label_set"]["added"].begin(), mapped["label_set"]["added"].end(), "heart"), 0);
+  EXPECT_EQ(
+      std::count(mapped["label_set"]["added"].begin(), mapped["label_set"]["added"].end(), "heart"),
+      0);
 }
 
 TEST(Benchmark, BadOptionsAndDatasetsAreRefused) {

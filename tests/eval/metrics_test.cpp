@@ -97,8 +97,8 @@ TEST(Metrics, LocalizedRulesByHand) {
     LocalizationEvidence evidence;
     bool overlap, ratio, majority;
   };
-  const auto ev = [](bool contains, std::array<std::int64_t, 2> predicted, std::array<std::int64_t, 2> extent,
-                     Flags flags) {
+  const auto ev = [](bool contains, std::array<std::int64_t, 2> predicted,
+                     std::array<std::int64_t, 2> extent, Flags flags) {
     LocalizationEvidence e;
     e.contains = contains;
     e.predicted = predicted;
@@ -109,15 +109,18 @@ TEST(Metrics, LocalizedRulesByHand) {
   const Case cases[] = {
       // A wide prediction touches the extent, but only 1 of the top 4 slices shows the class
       // (ratio 0.25) and 2 of 6 overall: lenient yes, strict no.
-      {"wide prediction, few class slices", ev(true, {0, 50}, {40, 60}, {true, false, false, false, true, false}),
-       true, false, false},
+      {"wide prediction, few class slices",
+       ev(true, {0, 50}, {40, 60}, {true, false, false, false, true, false}), true, false, false},
       // Top 4: 2 of 4 = 0.5 >= 0.5; all 6: 2 of 6 < 0.5.
-      {"half of top L", ev(true, {40, 45}, {40, 60}, {true, false, true, false, false, false}), true, true, false},
+      {"half of top L", ev(true, {40, 45}, {40, 60}, {true, false, true, false, false, false}),
+       true, true, false},
       // Top 4: 1 of 4; all 6: 4 of 6 (the class slices come late in similarity order).
-      {"class slices ranked low", ev(true, {40, 45}, {40, 60}, {false, false, false, true, true, true}), true, false,
-       true},
-      {"prediction beside the extent", ev(true, {10, 20}, {40, 60}, {true, true, true, true}), false, true, true},
-      {"top volume lacks the class", ev(false, {40, 45}, {-1, -1}, {true, true}), false, false, false},
+      {"class slices ranked low",
+       ev(true, {40, 45}, {40, 60}, {false, false, false, true, true, true}), true, false, true},
+      {"prediction beside the extent", ev(true, {10, 20}, {40, 60}, {true, true, true, true}),
+       false, true, true},
+      {"top volume lacks the class", ev(false, {40, 45}, {-1, -1}, {true, true}), false, false,
+       false},
       {"no slices", ev(true, {-1, -1}, {40, 60}, {}), false, false, false},
   };
   for (const auto& c : cases) {
