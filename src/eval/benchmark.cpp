@@ -3,6 +3,7 @@
 #include "voxir/benchmark.h"
 
 #include "eval/report.h"
+#include "util/file.h"
 #include "voxir/dataset.h"
 #include "voxir/embed.h"
 #include "voxir/error.h"
@@ -191,12 +192,40 @@ std::vector<VolumeSource> database_sources(const std::vector<const Subject*>& su
   return out;
 }
 
+// What the database's label files look like (names, sizes, modification times): an index whose
+// labels were read from other files (e.g. v1 masks since replaced by v2 ones) must not be reused,
+// since it stores the presence it read then.
+std::string labels_signature(const std::vector<VolumeSource>& sources) {
+  std::vector<std::string> lines;
+  const auto describe = [](const std::filesystem::path& p) {
+    std::error_code ec;
+    const auto size = std::filesystem::is_regular_file(p, ec) ? std::filesystem::file_size(p, ec) : 0;
+    const auto time = std::filesystem::last_write_time(p, ec).time_since_epoch().count();
+    return fmt::format("{} {} {}", p.filename().string(), size, time);
+  };
+  for (const auto& s : sources) {
+    std::vector<std::string> files;
+    std::error_code ec;
+    if (std::filesystem::is_directory(s.labels, ec)) {
+      for (const auto& e : std::filesystem::directory_iterator(s.labels, ec)) files.push_back(describe(e.path()));
+    } else if (!s.labels.empty()) {
+      files.push_back(describe(s.labels));
+    }
+    std::sort(files.begin(), files.end());
+    lines.push_back(fmt::format("{}\t{}\t{}", s.id, s.labels.string(), fmt::join(files, "\t")));
+  }
+  std::sort(lines.begin(), lines.end());
+  return fmt::format("{}\n", fmt::join(lines, "\n"));
+}
+
 // Opens the index an earlier run left in `dir` when it holds exactly `sources` embedded by
 // `embedder` with `spec`; else builds it anew.
 std::unique_ptr<Index> index_for(const std::filesystem::path& dir, const std::vector<VolumeSource>& sources,
                                  const Embedder& embedder, const IndexSpec& spec, const BenchmarkOptions& options,
                                  Json& info) {
   std::error_code ec;
+  const std::filesystem::path labels_file = dir.string() + ".labels";
+  const std::string labels = labels_signature(sources);
   if (std::filesystem::exists(dir, ec)) {
     try {
       auto index = Index::open(dir);
@@ -204,9 +233,15 @@ std::unique_ptr<Index> index_for(const std::filesystem::path& dir, const std::ve
       for (const auto& v : index->volumes()) have.insert(v.id);
       std::set<std::string> want;
       for (const auto& s : sources) want.insert(s.id);
-      if (index->embedder().fingerprint == embedder.fingerprint() && index->spec() == spec && have == want) {
+      const bool same_labels =
+          std::filesystem::exists(labels_file, ec) && read_text_file(labels_file) == labels;
+      if (index->embedder().fingerprint == embedder.fingerprint() && index->spec() == spec &&
+          have == want && same_labels) {
         info["reused"] = true;
         return index;
+      }
+      if (!same_labels && options.progress) {
+        options.progress("  the database's label files changed since the last run: re-indexing");
       }
     } catch (const Error&) {
       // Unreadable or from another configuration: rebuilt below.
@@ -232,6 +267,7 @@ std::unique_ptr<Index> index_for(const std::filesystem::path& dir, const std::ve
   Json skipped = Json::array();
   for (const auto& [path, why] : report.skipped) skipped.push_back({{"path", path}, {"error", why}});
   info["skipped"] = skipped;
+  write_file_atomic(labels_file, std::span(reinterpret_cast<const std::uint8_t*>(labels.data()), labels.size()));
   return Index::open(dir);
 }
 

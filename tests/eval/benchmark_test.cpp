@@ -184,6 +184,14 @@ TEST(Benchmark, V2LabelSetIsNamedAndCanBeMapped) {
   synth.test_fraction = 0.5;
   synth.subject.slice_spacing_mm = 6;
   (void)synth::write_dataset(tmp / "ds", synth);
+  BenchmarkOptions options;
+  options.out = tmp / "report";
+  options.index = "Flat";
+  options.max_queries = 1;
+  const auto v1 = nlohmann::json::parse(read_text_file(run_benchmark(tmp / "ds", options).report_json));
+  EXPECT_TRUE(v1["label_set"]["exact_v1"].get<bool>());
+
+  // The same subjects relabelled the v2 way: the index must be rebuilt from the new labels.
   for (const auto& subject : std::filesystem::directory_iterator(tmp / "ds")) {
     const auto seg = subject.path() / "segmentations";
     if (!std::filesystem::is_directory(seg)) continue;
@@ -193,11 +201,10 @@ TEST(Benchmark, V2LabelSetIsNamedAndCanBeMapped) {
       std::filesystem::remove(seg / (std::string(part) + ".nii.gz"));
     }
   }
-  BenchmarkOptions options;
-  options.out = tmp / "report";
-  options.index = "Flat";
+  options.max_queries = 0;
   const BenchmarkSummary summary = run_benchmark(tmp / "ds", options);
   const auto report = nlohmann::json::parse(read_text_file(summary.report_json));
+  EXPECT_FALSE(report["embedders"][0]["index"]["reused"].get<bool>());
   const auto& ls = report["label_set"];
   EXPECT_FALSE(ls["exact_v1"].get<bool>());
   EXPECT_EQ(ls["not_v1"], nlohmann::json::array({"heart"}));
@@ -228,6 +235,7 @@ TEST(Benchmark, V2LabelSetIsNamedAndCanBeMapped) {
         with_heart > 0 ? region["region"]["count"]["per_class"]["heart"]["trials"].get<int>() : 0,
         with_heart);
   }
+  EXPECT_TRUE(mapped["embedders"][0]["index"]["reused"].get<bool>());  // labels unchanged since
   EXPECT_TRUE(mapped["label_set"]["dropped"].empty());
   EXPECT_EQ(
       std::count(mapped["label_set"]["added"].begin(), mapped["label_set"]["added"].end(), "heart"),
