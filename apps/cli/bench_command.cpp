@@ -36,10 +36,14 @@ int run_bench(BenchArgs& args) {
   }
   if (!args.quiet) args.options.progress = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
   const BenchmarkSummary s = run_benchmark(args.dataset, args.options);
-  fmt::print("{:<28} {:<7} {:<10} {:<7} {}\n", "embedder", "classes", "mode", "ranking", "recall mean ± std (classes)");
+  // Label-set differences change what the tables mean: shown even with --quiet.
+  for (const auto& w : s.warnings) fmt::print(stderr, "warning: {}\n", w);
+  fmt::print("{:<28} {:<7} {:<19} {:<7} {}\n", "embedder", "classes", "mode", "ranking",
+             "recall mean ± std (classes)");
   for (const auto& r : s.recalls) {
-    fmt::print("{:<28} {:<7} {:<10} {:<7} {:.3f} ± {:.3f} ({})\n", r.embedder, r.granularity == "fine" ? "fine" : "29",
-               r.mode, r.rerank ? "rerank" : "count", r.mean, r.std, r.classes);
+    fmt::print("{:<28} {:<7} {:<19} {:<7} {:.3f} ± {:.3f} ({})\n", r.embedder, r.granularity,
+               r.mode == "localized" ? "localized/" + args.options.localized : r.mode,
+               r.rerank ? "rerank" : "count", r.mean, r.std, r.classes);
   }
   fmt::print("report: {} (and report.json, tables/, plots/)\n", s.report_md.string());
   return 0;
@@ -56,16 +60,42 @@ void add_bench_command(CLI::App& app, CommandRun& run) {
       ->required();
   cmd->add_option("--embedder", args->embedders, "Embedder spec; repeat to compare several on the same queries")
       ->default_str("builtin");
-  cmd->add_option("--index", o.index, "Index spec (Flat, HNSW32, IVF1024,PQ48, ...)")->capture_default_str();
+  cmd->add_option("--index", o.index,
+                  "Index spec: hnswlib:M32 (HNSW, as in the paper), faiss:Flat for exact search, faiss:IVF1024,PQ48, ...")
+      ->capture_default_str();
   cmd->add_option("--granularity", args->granularity, "29 (coarse regions), 104 (classes) or 29,104")
       ->capture_default_str();
+  cmd->add_option(
+      "--class-map", o.class_map,
+      "CSV with columns name,coarse_region: the classes scored and their coarse regions "
+      "(default: built-in 104 v1 classes -> 29 regions)");
   cmd->add_option("--out", o.out, "Report folder (indexes and embedding cache go to <out>/work)")
       ->capture_default_str();
   cmd->add_option("--db-split", o.db_split, "Split forming the database")->capture_default_str();
   cmd->add_option("--query-split", o.query_split, "Split forming the queries")->capture_default_str();
   cmd->add_option("--k", o.k, "Neighbours per query slice")->capture_default_str();
+  cmd->add_option("--vote", o.vote, "Stage-1 volume ranking: count, sum or max of the slice hits")
+      ->check(CLI::IsMember({"count", "sum", "max"}))
+      ->capture_default_str();
   cmd->add_option("--rerank", o.rerank_n, "Candidate volumes re-ranked by MaxSim")->capture_default_str();
-  cmd->add_option("--L", o.L, "Localization ratio at L")->capture_default_str();
+  cmd->add_option("--L", o.L, "Localization ratio reported at each L (comma-separated)")
+      ->delimiter(',')
+      ->default_str("15");
+  cmd->add_option(
+         "--localized", o.localized,
+         "Localized hit rule: ratio (localization ratio at L >= threshold), majority (share of all "
+         "slices that carried the win >= threshold) or overlap (predicted range overlaps the "
+         "extent; lenient)")
+      ->check(CLI::IsMember({"ratio", "majority", "overlap"}))
+      ->capture_default_str();
+  cmd->add_option("--localized-threshold", o.localized_threshold,
+                  "Threshold of --localized ratio and majority")
+      ->capture_default_str();
+  cmd->add_option("--localized-L", o.localized_L, "L of --localized ratio")->capture_default_str();
+  cmd->add_option("--min-voxels", o.min_voxels,
+                  "A class is present on a slice with at least this many voxels (above 1, database "
+                  "labels are re-read)")
+      ->capture_default_str();
   cmd->add_option("--max-queries", o.max_queries, "Use only the first N query volumes (0: all)")
       ->capture_default_str();
   cmd->add_option("--threads", o.threads, "Worker threads (0: all cores)")->capture_default_str();

@@ -5,16 +5,20 @@
 // (default test); a query volume is never in the database. For every embedder an index is built
 // (or reused when an earlier run left one with the same embedder and volumes) and every query is
 // embedded once (through the embedding cache, so a re-run does not re-embed). Then, at each
-// granularity (fine: TotalSegmentator classes; coarse: the 29 regions), four modes are scored
-// top-1 per class, with count-based ranking and with MaxSim re-ranking:
+// granularity (fine: the classes of the class map, by default the 104 v1 classes; coarse: their
+// regions, by default our 29), four modes are scored top-1 per class, with vote-based ranking
+// (`vote`) and with MaxSim re-ranking:
 //   slice-wise  each query slice's nearest slice; hit when it shows the class;
 //   volume      the whole query volume; hit when the top volume contains the class;
 //   region      the query slices of one class's extent; hit when the top volume contains it;
-//   localized   as region, and the predicted location overlaps the class's extent there.
-// Metrics (voxir/eval.h): per-class recall with mean ± std over classes, the localization ratio
-// at L, recall@k / precision@k (k = 1, 3, 5, 10), mAP@10 and MRR of region queries (relevant =
-// database volumes containing the class), query latency, and for approximate indexes their
-// slice-level recall against exact search.
+//   localized   as region, and the top volume's slices localize the class (`localized` rule,
+//               voxir/eval.h LocalizedRule; every rule is reported, the chosen one is "localized").
+// Metrics (voxir/eval.h): per-class recall with mean ± std over classes (population std), the
+// localization ratio per class at each L (misses apart), hit@k, coverage@k and precision@k
+// (k = 1, 3, 5, 10), mAP@10 and MRR of region queries (relevant = database volumes containing
+// the class), query latency, the average over modes per embedder, class frequencies in database
+// and queries, recall against organ size, and for approximate indexes their slice-level recall
+// against exact search. report.json records every protocol setting.
 #pragma once
 
 #include <filesystem>
@@ -26,15 +30,29 @@ namespace voxir {
 
 struct BenchmarkOptions {
   std::vector<std::string> embedders{"builtin"};  // embedder specs (voxir/embed.h)
-  std::string index = "Flat";                     // index spec (voxir/index.h)
-  bool fine = true;                               // TotalSegmentator classes (104 for v1 data)
-  bool coarse = true;                             // the 29 coarse regions
+  // Index spec (voxir/index.h). The paper's tables use Faiss HNSW (its M is not stated; 32 is
+  // ours); "faiss:Flat" gives exact search, slower on large databases.
+  std::string index = "hnswlib:M32";
+  bool fine = true;    // the class map's classes (104 v1 classes by default)
+  bool coarse = true;  // their coarse regions (our 29 by default)
+  // CSV of class -> coarse region (voxir/eval.h ClassMap::from_csv); empty: the built-in table.
+  std::filesystem::path class_map;
   std::string db_split = "train";
   std::string query_split = "test";
-  int k = 10;          // neighbours per query slice
-  int rerank_n = 50;   // candidate volumes re-ranked by MaxSim
-  int top = 10;        // volumes ranked per query (for recall@k etc.; at least 10)
-  int L = 15;          // localization ratio at L
+  int k = 10;                  // neighbours per query slice
+  std::string vote = "count";  // stage-1 ranking: count, sum or max (voxir/search.h)
+  int rerank_n = 50;           // candidate volumes re-ranked by MaxSim
+  int top = 10;                // volumes ranked per query (for hit@k etc.; at least 10)
+  std::vector<int> L{15};      // localization ratio reported at each L (the paper: 15)
+  // When a region query counts as localized (voxir/eval.h LocalizedRule): "ratio" (strict,
+  // localization ratio at localized_L >= threshold), "majority" or "overlap" (lenient, the old
+  // rule). Independent of `L`, so reporting more L values does not change localized recall.
+  std::string localized = "ratio";
+  double localized_threshold = 0.5;
+  int localized_L = 15;
+  // A class is present on a slice with at least this many voxels (SPEC §1). Above 1 the
+  // database labels are re-read from the dataset (the index stores presence at 1 voxel).
+  int min_voxels = 1;
   int max_queries = 0; // 0: every query subject; else the first N (a quick look)
   int threads = 0;     // 0: all cores
   std::filesystem::path out = "bench-report";  // report folder; indexes and cache in out/work
@@ -48,7 +66,7 @@ struct BenchmarkOptions {
 struct RecallSummary {
   std::string embedder;
   std::string granularity;  // "fine" or "coarse"
-  std::string mode;         // "slice", "volume", "region", "localized"
+  std::string mode;         // "slice", "volume", "region", "localized" (the chosen rule)
   bool rerank = false;
   double mean = 0;
   double std = 0;
@@ -57,6 +75,9 @@ struct RecallSummary {
 
 struct BenchmarkSummary {
   std::vector<RecallSummary> recalls;
+  // Differences between the dataset's label set and the 104 v1 classes / the class map, one
+  // line each (also in report.json and report.md); empty when there are none.
+  std::vector<std::string> warnings;
   std::filesystem::path report_md;  // the report files written
   std::filesystem::path report_json;
 };

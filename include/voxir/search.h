@@ -107,6 +107,9 @@ struct Query {
   std::string indexed_id;
   std::span<const float> vectors;
   std::int64_t first_slice = 0;
+  // With vectors: each vector's slice body area in mm² (Embedder::embed_measured), so empty
+  // slices take no part; empty: every vector counts as showing a body.
+  std::span<const float> content;
 
   std::optional<std::array<std::int64_t, 2>> slices;
   std::string region;

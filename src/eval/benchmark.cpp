@@ -4,6 +4,7 @@
 
 #include "eval/report.h"
 #include "voxir/version.h"
+#include "util/file.h"
 #include "voxir/dataset.h"
 #include "voxir/embed.h"
 #include "voxir/error.h"
@@ -15,6 +16,7 @@
 #include "voxir/volume.h"
 
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -29,27 +31,29 @@ namespace {
 using Json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 
-// The label units of one granularity: fine = catalogue classes, coarse = the 29 regions.
+// The label units of one granularity: fine = the class map's classes, coarse = their regions.
 struct Granularity {
   std::string name;
   std::vector<std::string> units;
   std::vector<int> unit_of_class;  // catalogue class index -> unit, -1 when none
 };
 
-std::vector<Granularity> granularities(const BenchmarkOptions& options) {
-  const ClassCatalog& cat = ClassCatalog::builtin();
+std::vector<Granularity> granularities(const BenchmarkOptions& options, const eval::ClassMap& map) {
+  const std::size_t classes = ClassCatalog::builtin().classes().size();
   std::vector<Granularity> out;
   if (options.fine) {
-    Granularity g{"fine", {}, {}};
-    for (const auto& c : cat.classes()) {
-      g.units.push_back(c.name);
-      g.unit_of_class.push_back(c.index);
+    Granularity g{"fine", {}, std::vector<int>(classes, -1)};
+    for (std::size_t i = 0; i < map.entries().size(); ++i) {
+      g.units.push_back(map.entries()[i].name);
+      g.unit_of_class[static_cast<std::size_t>(map.entries()[i].class_index)] = static_cast<int>(i);
     }
     out.push_back(std::move(g));
   }
   if (options.coarse) {
-    Granularity g{"coarse", {cat.coarse_regions().begin(), cat.coarse_regions().end()}, {}};
-    for (const auto& c : cat.classes()) g.unit_of_class.push_back(cat.coarse_index(c.index));
+    Granularity g{"coarse", map.coarse_regions(), std::vector<int>(classes, -1)};
+    for (std::size_t i = 0; i < map.entries().size(); ++i) {
+      g.unit_of_class[static_cast<std::size_t>(map.entries()[i].class_index)] = map.coarse_of(i);
+    }
     out.push_back(std::move(g));
   }
   return out;
@@ -86,14 +90,30 @@ class Presence {
   std::vector<std::array<std::int64_t, 2>> extent_;
 };
 
-Presence presence_from_labels(const Granularity& g, const SliceLabels& labels) {
+Presence presence_from_labels(const Granularity& g, const SliceLabels& labels, int min_voxels) {
   Presence p(g, labels.num_slices());
   for (std::size_t c = 0; c < g.unit_of_class.size(); ++c) {
+    if (g.unit_of_class[c] < 0) continue;
     for (std::int64_t k = 0; k < labels.num_slices(); ++k) {
-      if (labels.present(static_cast<int>(c), k)) p.set(k, g.unit_of_class[c]);
+      if (labels.present(static_cast<int>(c), k, static_cast<std::uint32_t>(min_voxels))) {
+        p.set(k, g.unit_of_class[c]);
+      }
     }
   }
   return p;
+}
+
+// Voxels of each unit in one volume (all slices), for organ sizes.
+std::vector<double> unit_voxels(const Granularity& g, const SliceLabels& labels) {
+  std::vector<double> out(g.units.size(), 0.0);
+  for (std::size_t c = 0; c < g.unit_of_class.size(); ++c) {
+    const int u = g.unit_of_class[c];
+    if (u < 0) continue;
+    for (std::int64_t k = 0; k < labels.num_slices(); ++k) {
+      out[static_cast<std::size_t>(u)] += labels.count(static_cast<int>(c), k);
+    }
+  }
+  return out;
 }
 
 Presence presence_from_index(const Granularity& g, const VolumeVectors& v) {
@@ -125,14 +145,24 @@ double percentile(std::vector<double> v, double p) {
 
 constexpr std::array<int, 4> kRankKs{1, 3, 5, 10};
 constexpr std::array<const char*, 4> kModes{"slice", "volume", "region", "localized"};
+constexpr std::array<eval::LocalizedRule, 3> kRules{
+    eval::LocalizedRule::kRatio, eval::LocalizedRule::kMajority, eval::LocalizedRule::kOverlap};
 
 // Everything measured for one embedder at one granularity.
 struct GranularityTally {
-  std::map<std::string, eval::RecallTally> recall;  // "<mode>/<count|rerank>"
-  std::map<std::string, std::vector<double>> loc_ratio;
+  std::map<std::string, eval::RecallTally> recall;   // "<mode>/<count|rerank>"
+  std::map<std::string, eval::RecallTally> by_rule;  // "<localized rule>/<count|rerank>"
+  std::map<std::string, std::map<int, eval::RatioTally>> loc_ratio;  // variant -> L -> tally
   std::map<std::string, std::map<std::string, double>> ranking_sum;
   std::map<std::string, int> ranking_n;
-  std::map<std::string, std::pair<double, int>> region_slices;  // unit -> (sum, n)
+};
+
+// Embedder-independent facts per unit: how often it occurs and how large it is (Fig. 6, 7-10).
+struct ClassStats {
+  std::vector<int> db_volumes;
+  std::vector<int> query_volumes;
+  std::vector<double> slices_sum;  // query extent lengths
+  std::vector<double> ml_sum;      // query organ volumes
 };
 
 struct EmbedderRun {
@@ -164,12 +194,40 @@ std::vector<VolumeSource> database_sources(const std::vector<const Subject*>& su
   return out;
 }
 
+// What the database's label files look like (names, sizes, modification times): an index whose
+// labels were read from other files (e.g. v1 masks since replaced by v2 ones) must not be reused,
+// since it stores the presence it read then.
+std::string labels_signature(const std::vector<VolumeSource>& sources) {
+  std::vector<std::string> lines;
+  const auto describe = [](const std::filesystem::path& p) {
+    std::error_code ec;
+    const auto size = std::filesystem::is_regular_file(p, ec) ? std::filesystem::file_size(p, ec) : 0;
+    const auto time = std::filesystem::last_write_time(p, ec).time_since_epoch().count();
+    return fmt::format("{} {} {}", p.filename().string(), size, time);
+  };
+  for (const auto& s : sources) {
+    std::vector<std::string> files;
+    std::error_code ec;
+    if (std::filesystem::is_directory(s.labels, ec)) {
+      for (const auto& e : std::filesystem::directory_iterator(s.labels, ec)) files.push_back(describe(e.path()));
+    } else if (!s.labels.empty()) {
+      files.push_back(describe(s.labels));
+    }
+    std::sort(files.begin(), files.end());
+    lines.push_back(fmt::format("{}\t{}\t{}", s.id, s.labels.string(), fmt::join(files, "\t")));
+  }
+  std::sort(lines.begin(), lines.end());
+  return fmt::format("{}\n", fmt::join(lines, "\n"));
+}
+
 // Opens the index an earlier run left in `dir` when it holds exactly `sources` embedded by
 // `embedder` with `spec`; else builds it anew.
 std::unique_ptr<Index> index_for(const std::filesystem::path& dir, const std::vector<VolumeSource>& sources,
                                  const Embedder& embedder, const IndexSpec& spec, const BenchmarkOptions& options,
                                  Json& info) {
   std::error_code ec;
+  const std::filesystem::path labels_file = dir.string() + ".labels";
+  const std::string labels = labels_signature(sources);
   if (std::filesystem::exists(dir, ec)) {
     try {
       auto index = Index::open(dir);
@@ -177,9 +235,15 @@ std::unique_ptr<Index> index_for(const std::filesystem::path& dir, const std::ve
       for (const auto& v : index->volumes()) have.insert(v.id);
       std::set<std::string> want;
       for (const auto& s : sources) want.insert(s.id);
-      if (index->embedder().fingerprint == embedder.fingerprint() && index->spec() == spec && have == want) {
+      const bool same_labels =
+          std::filesystem::exists(labels_file, ec) && read_text_file(labels_file) == labels;
+      if (index->embedder().fingerprint == embedder.fingerprint() && index->spec() == spec &&
+          have == want && same_labels) {
         info["reused"] = true;
         return index;
+      }
+      if (!same_labels && options.progress) {
+        options.progress("  the database's label files changed since the last run: re-indexing");
       }
     } catch (const Error&) {
       // Unreadable or from another configuration: rebuilt below.
@@ -205,6 +269,7 @@ std::unique_ptr<Index> index_for(const std::filesystem::path& dir, const std::ve
   Json skipped = Json::array();
   for (const auto& [path, why] : report.skipped) skipped.push_back({{"path", path}, {"error", why}});
   info["skipped"] = skipped;
+  write_file_atomic(labels_file, std::span(reinterpret_cast<const std::uint8_t*>(labels.data()), labels.size()));
   return Index::open(dir);
 }
 
@@ -267,35 +332,50 @@ std::size_t volume_index(const Index& index, const std::string& id) {
   return static_cast<std::size_t>(v - index.volumes().data());
 }
 
-void score_region(EmbedderRun& run, std::size_t g, const Granularity& gran, int unit, const SearchAnswer& answer,
-                  bool rerank, const BenchmarkOptions& options) {
+void score_region(EmbedderRun& run, std::size_t g, const Granularity& gran, int unit,
+                  const SearchAnswer& answer, bool rerank, const BenchmarkOptions& options,
+                  eval::LocalizedRule rule) {
   GranularityTally& t = run.tallies[g];
   const std::string& name = gran.units[static_cast<std::size_t>(unit)];
   const std::string key = variant(rerank);
-  bool hit = false;
-  bool localized = false;
+  eval::LocalizationEvidence evidence;
   if (!answer.results.empty()) {
     const SearchResult& top = answer.results.front();
     const Presence& p = run.db[g][volume_index(*run.index, top.volume)];
-    hit = p.contains(unit);
-    localized = hit && eval::ranges_overlap(top.location[0], top.location[1], p.extent(unit)[0], p.extent(unit)[1]);
-    // Localization ratio at L: the winning volume's slices (retrieved or aligned), best first.
+    evidence.contains = p.contains(unit);
+    evidence.predicted = top.location;
+    evidence.extent = p.extent(unit);
+    // The slices that carried the winning volume (retrieved or aligned), best first.
     std::vector<SearchResult::Aligned> aligned = top.alignment;
     std::stable_sort(aligned.begin(), aligned.end(),
                      [](const auto& a, const auto& b) { return a.similarity > b.similarity; });
-    std::vector<bool> flags;
-    for (const auto& a : aligned) flags.push_back(p.has(a.volume_slice, unit));
-    if (const auto ratio = eval::localization_ratio(flags, options.L)) t.loc_ratio[key].push_back(*ratio);
+    for (const auto& a : aligned) evidence.slices_have_class.push_back(p.has(a.volume_slice, unit));
   }
-  t.recall["region/" + key].add(name, hit);
-  t.recall["localized/" + key].add(name, localized);
+  for (const int L : options.L) {
+    auto& ratios = t.loc_ratio[key][L];
+    const auto ratio = eval::localization_ratio(evidence.slices_have_class, L);
+    if (evidence.contains && ratio) {
+      ratios.add_hit(name, *ratio);
+    } else {
+      ratios.add_miss(name);
+    }
+  }
+  t.recall["region/" + key].add(name, evidence.contains);
+  const double threshold = options.localized_threshold;
+  t.recall["localized/" + key].add(
+      name, eval::localized_hit(rule, evidence, options.localized_L, threshold));
+  for (const auto r : kRules) {
+    t.by_rule[fmt::format("{}/{}", eval::to_string(r), key)].add(
+        name, eval::localized_hit(r, evidence, options.localized_L, threshold));
+  }
   int relevant = 0;
   for (const auto& p : run.db[g]) relevant += p.contains(unit) ? 1 : 0;
   std::vector<bool> ranked;
   for (const auto& r : answer.results) ranked.push_back(run.db[g][volume_index(*run.index, r.volume)].contains(unit));
   auto& sums = t.ranking_sum[key];
   for (const int k : kRankKs) {
-    sums[fmt::format("recall@{}", k)] += eval::recall_at_k(ranked, k, relevant);
+    sums[fmt::format("hit@{}", k)] += eval::hit_at_k(ranked, k);
+    sums[fmt::format("coverage@{}", k)] += eval::coverage_at_k(ranked, k, relevant);
     sums[fmt::format("precision@{}", k)] += eval::precision_at_k(ranked, k);
   }
   sums["mAP@10"] += eval::average_precision_at_k(ranked, 10, relevant);
@@ -305,9 +385,9 @@ void score_region(EmbedderRun& run, std::size_t g, const Granularity& gran, int 
 
 void run_query(EmbedderRun& run, const QueryVolume& q, const Volume& volume, EmbeddingCache& cache,
                const std::vector<Granularity>& grans, const BenchmarkOptions& options) {
-  const std::vector<float> vectors = cache.embed_all(*run.embedder, volume);
+  const SliceEmbeddings embedded = cache.embed_all_measured(*run.embedder, volume);
+  const std::vector<float>& vectors = embedded.vectors;
   const std::int64_t n = volume.nz();
-  const int dim = run.embedder->dim();
   if (run.index->spec().type != IndexSpec::Type::kFlat) measure_ann(run, vectors, n, options.k);
   score_slicewise(run, q, vectors, n, grans);
   for (const bool rerank : {false, true}) {
@@ -316,8 +396,13 @@ void run_query(EmbedderRun& run, const QueryVolume& q, const Volume& volume, Emb
     params.rerank = rerank;
     params.rerank_n = options.rerank_n;
     params.top = std::max(options.top, 10);
+    params.mode = parse_vote_mode(options.vote);
     const std::string key = variant(rerank);
-    const SearchAnswer whole = search(*run.index, vectors, n, 0, params);
+    Query query;
+    query.vectors = vectors;
+    query.content = embedded.content;
+    query.params = params;
+    const SearchAnswer whole = search(*run.index, query);
     run.latency["volume/" + key].push_back(whole.timings.total_ms);
     for (std::size_t g = 0; g < grans.size(); ++g) {
       const Presence* top = whole.results.empty() ? nullptr
@@ -332,20 +417,11 @@ void run_query(EmbedderRun& run, const QueryVolume& q, const Volume& volume, Emb
     for (std::size_t g = 0; g < grans.size(); ++g) {
       for (int u = 0; u < q.presence[g].units(); ++u) {
         if (!q.presence[g].contains(u)) continue;
-        const auto [first, last] = q.presence[g].extent(u);
-        const std::int64_t m = last - first + 1;
-        const SearchAnswer answer =
-            search(*run.index,
-                   std::span<const float>(vectors).subspan(static_cast<std::size_t>(first * dim),
-                                                           static_cast<std::size_t>(m * dim)),
-                   m, first, params);
+        query.slices = q.presence[g].extent(u);
+        const SearchAnswer answer = search(*run.index, query);
         run.latency["region/" + key].push_back(answer.timings.total_ms);
-        score_region(run, g, grans[g], u, answer, rerank, options);
-        if (!rerank) {
-          auto& [sum, count] = run.tallies[g].region_slices[grans[g].units[static_cast<std::size_t>(u)]];
-          sum += static_cast<double>(m);
-          ++count;
-        }
+        score_region(run, g, grans[g], u, answer, rerank, options,
+                     eval::parse_localized_rule(options.localized));
       }
     }
   }
@@ -360,6 +436,22 @@ Json tally_json(const eval::RecallTally& tally) {
   }
   const eval::MeanStd s = tally.summary();
   return {{"mean", s.mean}, {"std", s.std}, {"classes", s.classes}, {"per_class", per_class}};
+}
+
+Json ratio_json(const eval::RatioTally& tally) {
+  Json per_class = Json::object();
+  for (const auto& [name, row] : tally.rows()) {
+    const eval::MeanStd s = row.stats();
+    per_class[name] = {{"queries", row.queries},
+                       {"misses", row.misses},
+                       {"mean", row.ratios.empty() ? Json() : Json(s.mean)},
+                       {"std", row.ratios.empty() ? Json() : Json(s.std)}};
+  }
+  const eval::MeanStd s = tally.summary();
+  return {{"mean", s.mean},           {"std", s.std},
+          {"classes", s.classes},     {"queries", tally.queries()},
+          {"misses", tally.misses()}, {"pooled_misses_as_zero", tally.pooled_misses_as_zero()},
+          {"per_class", per_class}};
 }
 
 Json embedder_json(EmbedderRun& run, const std::vector<Granularity>& grans, std::vector<RecallSummary>& summaries) {
@@ -377,43 +469,93 @@ Json embedder_json(EmbedderRun& run, const std::vector<Granularity>& grans, std:
   Json gjson = Json::object();
   for (std::size_t g = 0; g < grans.size(); ++g) {
     GranularityTally& t = run.tallies[g];
+    const auto mark_database = [&](eval::RecallTally& tally) {
+      for (int u = 0; u < static_cast<int>(grans[g].units.size()); ++u) {
+        for (const auto& p : run.db[g]) {
+          if (p.contains(u)) {
+            tally.set_in_database(grans[g].units[static_cast<std::size_t>(u)]);
+            break;
+          }
+        }
+      }
+    };
     Json modes = Json::object();
+    // Tables 20/21 of the paper: one average per embedder over the retrieval modes.
+    std::map<std::string, std::vector<double>> mode_means;
     for (const char* mode : kModes) {
       for (const bool rerank : {false, true}) {
         const std::string key = fmt::format("{}/{}", mode, variant(rerank));
         if (!t.recall.count(key)) continue;
         auto& tally = t.recall[key];
-        for (int u = 0; u < static_cast<int>(grans[g].units.size()); ++u) {
-          for (const auto& p : run.db[g]) {
-            if (p.contains(u)) {
-              tally.set_in_database(grans[g].units[static_cast<std::size_t>(u)]);
-              break;
-            }
-          }
-        }
+        mark_database(tally);
         modes[mode][variant(rerank)] = tally_json(tally);
         const eval::MeanStd s = tally.summary();
         summaries.push_back({run.embedder->spec(), grans[g].name, mode, rerank, s.mean, s.std, s.classes});
+        if (s.classes > 0) {
+          mode_means[variant(rerank)].push_back(s.mean);
+          mode_means["all"].push_back(s.mean);
+        }
+      }
+    }
+    Json average = Json::object();
+    for (const char* which : {"count", "rerank", "all"}) {
+      const auto& v = mode_means[which];
+      average[which] = {{"mean", v.empty() ? Json() : Json(eval::mean_std(v).mean)},
+                        {"columns", v.size()}};
+    }
+    Json by_rule = Json::object();
+    for (const auto r : kRules) {
+      for (const bool rerank : {false, true}) {
+        const std::string key = fmt::format("{}/{}", eval::to_string(r), variant(rerank));
+        if (!t.by_rule.count(key)) continue;
+        mark_database(t.by_rule[key]);
+        by_rule[std::string(eval::to_string(r))][variant(rerank)] = tally_json(t.by_rule[key]);
       }
     }
     Json loc = Json::object();
     Json ranking = Json::object();
     for (const bool rerank : {false, true}) {
       const std::string key = variant(rerank);
-      const auto& v = t.loc_ratio[key];
-      loc[key] = v.empty() ? Json() : Json(eval::mean_std(v).mean);
+      Json per_l = Json::object();
+      for (const auto& [L, tally] : t.loc_ratio[key]) per_l[std::to_string(L)] = ratio_json(tally);
+      loc[key] = per_l;
       Json r = Json::object();
       for (const auto& [metric, sum] : t.ranking_sum[key]) r[metric] = sum / std::max(1, t.ranking_n[key]);
       r["queries"] = t.ranking_n[key];
       ranking[key] = r;
     }
-    Json sizes = Json::object();
-    for (const auto& [name, sn] : t.region_slices) sizes[name] = sn.first / sn.second;
-    gjson[grans[g].name] = {{"modes", modes}, {"localization_ratio", loc}, {"ranking", ranking},
-                            {"region_slices", sizes}};
+    gjson[grans[g].name] = {{"modes", modes},
+                            {"average_over_modes", average},
+                            {"localized_by_rule", by_rule},
+                            {"localization_ratio", loc},
+                            {"ranking", ranking}};
   }
   out["granularities"] = gjson;
   return out;
+}
+
+// Class names a dataset carries: mask file names in its segmentation folders, plus every class
+// present in some volume (covers multilabel files).
+std::vector<std::string> dataset_class_names(const std::vector<const Subject*>& subjects,
+                                             const std::set<int>& present) {
+  const ClassCatalog& cat = ClassCatalog::builtin();
+  std::set<std::string> names;
+  for (const int c : present) names.insert(cat.classes()[static_cast<std::size_t>(c)].name);
+  for (const Subject* s : subjects) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(s->segmentations, ec)) continue;
+    for (const auto& entry : std::filesystem::directory_iterator(s->segmentations, ec)) {
+      std::string name = entry.path().filename().string();
+      for (const std::string ext : {".nii.gz", ".nii"}) {
+        if (name.size() > ext.size() && name.ends_with(ext)) {
+          name.resize(name.size() - ext.size());
+          if (cat.find(name) != nullptr) names.insert(name);
+          break;
+        }
+      }
+    }
+  }
+  return {names.begin(), names.end()};
 }
 
 }  // namespace
@@ -423,12 +565,28 @@ void BenchmarkOptions::validate() const {
   if (!fine && !coarse) fail(ErrorKind::kUsage, "benchmark: choose at least one granularity (104 or 29)");
   if (k < 1) fail(ErrorKind::kUsage, "benchmark: k must be >= 1 (got {})", k);
   if (rerank_n < 1) fail(ErrorKind::kUsage, "benchmark: rerank N must be >= 1 (got {})", rerank_n);
-  if (L < 1) fail(ErrorKind::kUsage, "benchmark: L must be >= 1 (got {})", L);
+  if (L.empty()) fail(ErrorKind::kUsage, "benchmark: give at least one L");
+  for (const int l : L) {
+    if (l < 1) fail(ErrorKind::kUsage, "benchmark: L must be >= 1 (got {})", l);
+  }
+  if (std::set<int>(L.begin(), L.end()).size() != L.size()) {
+    fail(ErrorKind::kUsage, "benchmark: L {} lists a value twice", fmt::join(L, ","));
+  }
+  if (!(localized_threshold > 0 && localized_threshold <= 1)) {
+    fail(ErrorKind::kUsage, "benchmark: localized threshold {} must be in (0, 1]",
+         localized_threshold);
+  }
+  if (localized_L < 1)
+    fail(ErrorKind::kUsage, "benchmark: localized L must be >= 1 (got {})", localized_L);
+  if (min_voxels < 1)
+    fail(ErrorKind::kUsage, "benchmark: min voxels must be >= 1 (got {})", min_voxels);
   if (max_queries < 0) fail(ErrorKind::kUsage, "benchmark: max queries must be >= 0");
   if (db_split == query_split) {
     fail(ErrorKind::kUsage, "benchmark: database and query splits are both '{}'; a query must never be in the "
          "database", db_split);
   }
+  (void)eval::parse_localized_rule(localized);
+  (void)parse_vote_mode(vote);
   (void)IndexSpec::parse(index);
 }
 
@@ -452,11 +610,32 @@ BenchmarkSummary run_benchmark(const std::filesystem::path& dataset_dir, const B
     query_subjects.resize(static_cast<std::size_t>(options.max_queries));
   }
   const IndexSpec spec = IndexSpec::parse(options.index);
-  const auto grans = granularities(options);
+  const eval::ClassMap class_map =
+      options.class_map.empty()
+          ? eval::ClassMap::builtin()
+          : with_context("--class-map", [&] { return eval::ClassMap::load(options.class_map); });
+  const auto grans = granularities(options, class_map);
   const std::filesystem::path work = options.out / "work";
   std::filesystem::create_directories(work);
   const std::vector<VolumeSource> sources = database_sources(db_subjects);
 
+  // The index stores presence at 1 voxel; a higher threshold needs the voxel counts again.
+  std::map<std::string, std::vector<Presence>> db_relabelled;
+  if (options.min_voxels > 1) {
+    say(fmt::format("reading the labels of {} database volumes (min voxels {})", db_subjects.size(),
+                    options.min_voxels));
+    for (const Subject* s : db_subjects) {
+      with_context(fmt::format("database volume {}", s->id), [&] {
+        const Volume volume = read_volume(s->ct);
+        const SliceLabels labels = read_labels(s->segmentations, volume);
+        auto& p = db_relabelled[s->id];
+        for (const auto& g : grans)
+          p.push_back(presence_from_labels(g, labels, options.min_voxels));
+      });
+    }
+  }
+
+  std::set<int> classes_present;
   std::vector<EmbedderRun> runs;
   for (std::size_t e = 0; e < options.embedders.size(); ++e) {
     EmbedderRun run;
@@ -470,13 +649,37 @@ BenchmarkSummary run_benchmark(const std::filesystem::path& dataset_dir, const B
     run.index = index_for(dir, sources, *run.embedder, spec, options, run.index_json);
     if (run.index_json.value("reused", false)) say("  reusing the index of an earlier run");
     run.db.resize(grans.size());
-    for (std::size_t g = 0; g < grans.size(); ++g) {
-      for (std::size_t v = 0; v < run.index->volumes().size(); ++v) {
-        run.db[g].push_back(presence_from_index(grans[g], run.index->labels(v)));
+    for (std::size_t v = 0; v < run.index->volumes().size(); ++v) {
+      const VolumeVectors labels = run.index->labels(v);
+      for (std::int64_t k = 0; e == 0 && k < labels.volume.num_slices; ++k) {
+        for (int b = 0; b < labels.presence_bytes * 8; ++b) {
+          if ((labels.presence[static_cast<std::size_t>(k * labels.presence_bytes + b / 8)] >>
+               (b % 8)) &
+              1) {
+            classes_present.insert(b);
+          }
+        }
+      }
+      const auto relabelled = db_relabelled.find(run.index->volumes()[v].id);
+      for (std::size_t g = 0; g < grans.size(); ++g) {
+        run.db[g].push_back(relabelled != db_relabelled.end()
+                                ? relabelled->second[g]
+                                : presence_from_index(grans[g], labels));
       }
     }
     run.tallies.resize(grans.size());
     runs.push_back(std::move(run));
+  }
+
+  std::vector<ClassStats> stats(grans.size());
+  for (std::size_t g = 0; g < grans.size(); ++g) {
+    const std::size_t n = grans[g].units.size();
+    stats[g] = {std::vector<int>(n, 0), std::vector<int>(n, 0), std::vector<double>(n, 0),
+                std::vector<double>(n, 0)};
+    for (const auto& p : runs.front().db[g]) {
+      for (int u = 0; u < p.units(); ++u)
+        stats[g].db_volumes[static_cast<std::size_t>(u)] += p.contains(u) ? 1 : 0;
+    }
   }
 
   EmbeddingCache cache(work / "cache");
@@ -486,7 +689,23 @@ BenchmarkSummary run_benchmark(const std::filesystem::path& dataset_dir, const B
       const Volume volume = read_volume(s->ct);
       const SliceLabels labels = read_labels(s->segmentations, volume);
       QueryVolume q{s->id, s, {}};
-      for (const auto& g : grans) q.presence.push_back(presence_from_labels(g, labels));
+      const double ml_per_voxel =
+          volume.spacing()[0] * volume.spacing()[1] * volume.spacing()[2] / 1000.0;
+      for (std::size_t g = 0; g < grans.size(); ++g) {
+        q.presence.push_back(presence_from_labels(grans[g], labels, options.min_voxels));
+        const auto voxels = unit_voxels(grans[g], labels);
+        for (int u = 0; u < q.presence[g].units(); ++u) {
+          if (!q.presence[g].contains(u)) continue;
+          const auto i = static_cast<std::size_t>(u);
+          ++stats[g].query_volumes[i];
+          stats[g].slices_sum[i] +=
+              static_cast<double>(q.presence[g].extent(u)[1] - q.presence[g].extent(u)[0] + 1);
+          stats[g].ml_sum[i] += voxels[i] * ml_per_voxel;
+        }
+      }
+      for (std::size_t c = 0; c < labels.catalog().classes().size(); ++c) {
+        if (labels.extent(static_cast<int>(c))) classes_present.insert(static_cast<int>(c));
+      }
       for (auto& run : runs) run_query(run, q, volume, cache, grans, options);
     });
     ++done;
@@ -494,20 +713,62 @@ BenchmarkSummary run_benchmark(const std::filesystem::path& dataset_dir, const B
                     std::chrono::duration<double>(Clock::now() - t_start).count()));
   }
 
+  std::vector<const Subject*> all_subjects(db_subjects.begin(), db_subjects.end());
+  all_subjects.insert(all_subjects.end(), query_subjects.begin(), query_subjects.end());
+  const eval::LabelSetCheck check =
+      eval::check_label_set(class_map, dataset_class_names(all_subjects, classes_present));
+
   BenchmarkSummary summary;
+  summary.warnings = check.warnings(class_map.source());
+  for (const auto& w : summary.warnings) say("warning: " + w);
   Json report;
   report["voxir_version"] = version();
   report["git_commit"] = build_commit();
   report["dataset"] = std::filesystem::absolute(dataset_dir).string();
-  report["config"] = {{"embedders", options.embedders}, {"index", spec.str()},
-                      {"granularities", Json::array()}, {"db_split", options.db_split},
-                      {"query_split", options.query_split}, {"k", options.k},
-                      {"rerank_n", options.rerank_n}, {"top", std::max(options.top, 10)},
-                      {"L", options.L}, {"max_queries", options.max_queries}, {"min_voxels", 1},
-                      {"central_fraction", SearchParams{}.central_fraction}};
+  report["config"] = {
+      {"embedders", options.embedders},
+      {"index", spec.str()},
+      {"granularities", Json::array()},
+      {"class_map", class_map.source()},
+      {"db_split", options.db_split},
+      {"query_split", options.query_split},
+      {"k", options.k},
+      {"vote", options.vote},
+      {"rerank_n", options.rerank_n},
+      {"top", std::max(options.top, 10)},
+      {"L", options.L},
+      {"localized",
+       {{"rule", options.localized},
+        {"threshold", options.localized_threshold},
+        {"L", options.localized_L}}},
+      {"min_voxels", options.min_voxels},
+      {"central_fraction", SearchParams{}.central_fraction},
+      {"max_queries", options.max_queries},
+      {"std", "population std over classes, sqrt(sum_c (r_c - mean)^2 / C), ddof 0"}};
   for (const auto& g : grans) report["config"]["granularities"].push_back(g.name);
   report["database_volumes"] = sources.size();
   report["query_volumes"] = query_subjects.size();
+  report["label_set"] = {{"dataset_classes", check.dataset_classes},
+                         {"exact_v1", check.exact_v1},
+                         {"not_v1", check.not_v1},
+                         {"v1_missing", check.v1_missing},
+                         {"added", check.added},
+                         {"dropped", check.dropped},
+                         {"without_coarse", check.without_coarse},
+                         {"warnings", summary.warnings}};
+  Json classes = Json::object();
+  for (std::size_t g = 0; g < grans.size(); ++g) {
+    Json per = Json::object();
+    for (std::size_t u = 0; u < grans[g].units.size(); ++u) {
+      const int n = stats[g].query_volumes[u];
+      per[grans[g].units[u]] = {{"db_volumes", stats[g].db_volumes[u]},
+                                {"query_volumes", n},
+                                {"mean_slices", n > 0 ? Json(stats[g].slices_sum[u] / n) : Json()},
+                                {"mean_ml", n > 0 ? Json(stats[g].ml_sum[u] / n) : Json()}};
+    }
+    classes[grans[g].name] = per;
+  }
+  report["classes"] = classes;
   Json embedders = Json::array();
   for (auto& run : runs) embedders.push_back(embedder_json(run, grans, summary.recalls));
   report["embedders"] = embedders;

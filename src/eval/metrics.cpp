@@ -33,7 +33,16 @@ double precision_at_k(const std::vector<bool>& ranked, int k) {
   return static_cast<double>(std::count(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(n), true)) / k;
 }
 
-double recall_at_k(const std::vector<bool>& ranked, int k, int total_relevant) {
+double hit_at_k(const std::vector<bool>& ranked, int k) {
+  check_k(k);
+  const auto n = std::min(ranked.size(), static_cast<std::size_t>(k));
+  return std::find(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(n), true) !=
+                 ranked.begin() + static_cast<std::ptrdiff_t>(n)
+             ? 1.0
+             : 0.0;
+}
+
+double coverage_at_k(const std::vector<bool>& ranked, int k, int total_relevant) {
   check_k(k);
   if (total_relevant <= 0) return 0;
   const auto n = std::min(ranked.size(), static_cast<std::size_t>(k));
@@ -75,6 +84,44 @@ bool ranges_overlap(std::int64_t a0, std::int64_t a1, std::int64_t b0, std::int6
   return a0 <= b1 && b0 <= a1;
 }
 
+std::string_view to_string(LocalizedRule rule) {
+  switch (rule) {
+    case LocalizedRule::kOverlap:
+      return "overlap";
+    case LocalizedRule::kRatio:
+      return "ratio";
+    case LocalizedRule::kMajority:
+      return "majority";
+  }
+  return "?";
+}
+
+LocalizedRule parse_localized_rule(std::string_view text) {
+  if (text == "overlap") return LocalizedRule::kOverlap;
+  if (text == "ratio") return LocalizedRule::kRatio;
+  if (text == "majority") return LocalizedRule::kMajority;
+  fail(ErrorKind::kUsage, "localized rule \"{}\": expected overlap, ratio or majority", text);
+}
+
+bool localized_hit(LocalizedRule rule, const LocalizationEvidence& e, int L, double threshold) {
+  if (!e.contains) return false;
+  switch (rule) {
+    case LocalizedRule::kOverlap:
+      return e.predicted[0] >= 0 &&
+             ranges_overlap(e.predicted[0], e.predicted[1], e.extent[0], e.extent[1]);
+    case LocalizedRule::kRatio: {
+      const auto r = localization_ratio(e.slices_have_class, L);
+      return r && *r >= threshold;
+    }
+    case LocalizedRule::kMajority: {
+      const int all = static_cast<int>(std::max<std::size_t>(1, e.slices_have_class.size()));
+      const auto r = localization_ratio(e.slices_have_class, all);
+      return r && *r >= threshold;
+    }
+  }
+  return false;
+}
+
 MeanStd mean_std(std::span<const double> values) {
   MeanStd out;
   out.classes = static_cast<int>(values.size());
@@ -111,6 +158,50 @@ MeanStd RecallTally::summary() const {
     if (r.trials > 0 && row(name).in_database) recalls.push_back(*r.recall());
   }
   return mean_std(recalls);
+}
+
+}  // namespace voxir::eval
+
+namespace voxir::eval {
+
+void RatioTally::add_hit(const std::string& class_name, double ratio) {
+  Row& row = rows_[class_name];
+  ++row.queries;
+  row.ratios.push_back(ratio);
+}
+
+void RatioTally::add_miss(const std::string& class_name) {
+  Row& row = rows_[class_name];
+  ++row.queries;
+  ++row.misses;
+}
+
+MeanStd RatioTally::summary() const {
+  std::vector<double> means;
+  for (const auto& [name, row] : rows_) {
+    if (!row.ratios.empty()) means.push_back(row.stats().mean);
+  }
+  return mean_std(means);
+}
+
+std::int64_t RatioTally::queries() const {
+  std::int64_t n = 0;
+  for (const auto& [name, row] : rows_) n += row.queries;
+  return n;
+}
+
+double RatioTally::pooled_misses_as_zero() const {
+  double sum = 0;
+  for (const auto& [name, row] : rows_)
+    sum += std::accumulate(row.ratios.begin(), row.ratios.end(), 0.0);
+  const auto n = queries();
+  return n > 0 ? sum / static_cast<double>(n) : 0.0;
+}
+
+std::int64_t RatioTally::misses() const {
+  std::int64_t n = 0;
+  for (const auto& [name, row] : rows_) n += row.misses;
+  return n;
 }
 
 }  // namespace voxir::eval

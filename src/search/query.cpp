@@ -155,8 +155,16 @@ void resolve_vectors(const Index& index, const Query& query, Resolved& out) {
   if (given[1] == Query::kLastSlice) given[1] = last;
   check_range({given[0] - query.first_slice, given[1] - query.first_slice}, n, "the query vectors");
   out.slices = given;
-  out.vectors = query.vectors.subspan(static_cast<std::size_t>(given[0] - query.first_slice) * dim,
-                                      static_cast<std::size_t>(given[1] - given[0] + 1) * dim);
+  const auto offset = static_cast<std::size_t>(given[0] - query.first_slice);
+  const auto count = static_cast<std::size_t>(given[1] - given[0] + 1);
+  out.vectors = query.vectors.subspan(offset * dim, count * dim);
+  if (!query.content.empty()) {
+    if (query.content.size() != static_cast<std::size_t>(n)) {
+      fail(ErrorKind::kUsage, "query content holds {} values for {} vectors", query.content.size(), n);
+    }
+    out.content.assign(query.content.begin() + static_cast<std::ptrdiff_t>(offset),
+                       query.content.begin() + static_cast<std::ptrdiff_t>(offset + count));
+  }
 }
 
 void resolve_volume(const Index& index, const Query& query, Resolved& out, SearchParams& params) {
