@@ -153,7 +153,7 @@ int main(int argc, char** argv) {
 
   auto t = Clock::now();
   // The volumes after the first cfg.volumes are the queries: new patients, not in the index
-  // (SPEC §4), whose slices find neighbours in the other volumes of their cluster.
+  // (docs/method.md §4), whose slices find neighbours in the other volumes of their cluster.
   auto set = voxir::testing::clustered_set({.volumes = cfg.volumes + cfg.queries + 2,
                                             .slices = cfg.slices,
                                             .dim = cfg.dim,

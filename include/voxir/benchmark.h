@@ -1,4 +1,4 @@
-// voxir/benchmark.h: the evaluation protocol of arXiv 2405.09334 (SPEC §4) on a dataset in the
+// voxir/benchmark.h: the evaluation protocol of arXiv 2405.09334 (docs/method.md §4) on a dataset in the
 // TotalSegmentator layout, for one or more embedders on identical queries.
 //
 // Database = the `db_split` subjects (default train), queries = the `query_split` subjects
@@ -50,7 +50,7 @@ struct BenchmarkOptions {
   std::string localized = "ratio";
   double localized_threshold = 0.5;
   int localized_L = 15;
-  // A class is present on a slice with at least this many voxels (SPEC §1). Above 1 the
+  // A class is present on a slice with at least this many voxels (docs/method.md §1). Above 1 the
   // database labels are re-read from the dataset (the index stores presence at 1 voxel).
   int min_voxels = 1;
   int max_queries = 0; // 0: every query subject; else the first N (a quick look)

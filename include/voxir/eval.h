@@ -1,4 +1,4 @@
-// voxir/eval.h: the metrics of the benchmark protocol (SPEC §4), as plain functions.
+// voxir/eval.h: the metrics of the benchmark protocol (docs/method.md §4), as plain functions.
 //
 // Conventions:
 //   * a ranked list is given as relevance flags in rank order (rank 1 first);
@@ -50,7 +50,7 @@ namespace voxir::eval {
 // Inclusive slice ranges [a0, a1] and [b0, b1] share at least one slice.
 [[nodiscard]] bool ranges_overlap(std::int64_t a0, std::int64_t a1, std::int64_t b0, std::int64_t b1);
 
-// When a region query of class c counts as localized (SPEC §4). All rules first need the top-1
+// When a region query of class c counts as localized (docs/method.md §4). All rules first need the top-1
 // volume to contain c.
 //   overlap   the predicted location (a slice range) shares a slice with c's extent there. Lenient:
 //             a wide prediction overlaps almost any extent, so it is nearly region recall.
@@ -130,7 +130,7 @@ class RecallTally {
   std::map<std::string, bool> in_database_;
 };
 
-// The classes a benchmark scores and the coarse region of each (SPEC §1, §4): the fine table has
+// The classes a benchmark scores and the coarse region of each (docs/method.md §1, §4): the fine table has
 // one row per class of the map, the coarse table one per distinct region (in order of first
 // appearance). Class names are those of the TotalSegmentator catalogue (voxir/labels.h, v1 or
 // v2); entries keep the catalogue index, so presence bits read from an index apply directly.

@@ -1,4 +1,4 @@
-// voxir/search.h: volume retrieval with a query (sub-)volume (SPEC §3).
+// voxir/search.h: volume retrieval with a query (sub-)volume (docs/method.md §3).
 //
 // A search runs four named stages, each timed:
 //   candidates  every query slice fetches its k most similar indexed slices;
@@ -43,7 +43,7 @@ enum class VoteMode { kCount, kSum, kMax };
 // "count", "sum" or "max"; throws Error(kUsage) otherwise.
 [[nodiscard]] VoteMode parse_vote_mode(std::string_view text);
 
-// Per-query knobs; the index stays immutable. Defaults follow SPEC §3.
+// Per-query knobs; the index stays immutable. Defaults follow docs/method.md §3.
 struct SearchParams {
   int k = 10;  // neighbours per query slice (stage 1)
   VoteMode mode = VoteMode::kCount;

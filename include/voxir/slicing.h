@@ -1,4 +1,4 @@
-// voxir/slicing.h: how an axial slice becomes a model's input (SPEC §2.2): HU windows, physical
+// voxir/slicing.h: how an axial slice becomes a model's input (docs/method.md §2): HU windows, physical
 // resize, normalisation. Embedders (voxir/embed.h) are configured with it; its fields are part of
 // an embedder's fingerprint.
 #pragma once
@@ -15,7 +15,7 @@ struct HuWindow {
   float hi = 1000;
 };
 
-// How a slice becomes a model's input tensor (SPEC §2.2), in this order:
+// How a slice becomes a model's input tensor (docs/method.md §2), in this order:
 //   1. the slice is shown in radiological view (image column 0 = patient's right, row 0 =
 //      anterior) and resized to input_width x input_height keeping its physical aspect (pixel
 //      spacing counts), the rest padded with air (-1000 HU); antialiased (triangle filter);

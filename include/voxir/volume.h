@@ -1,6 +1,6 @@
 // voxir/volume.h: a CT volume in voxir's canonical voxel order, and how to read one.
 //
-// Voxel order contract (SPEC §1), fixed here and assumed everywhere else:
+// Voxel order contract (docs/method.md §1), fixed here and assumed everywhere else:
 //   * voxel (i, j, k) is stored at hu()[i + nx * (j + ny * k)]: i fastest, then j, then k;
 //   * canonical order is RAS+: i grows towards the patient's Right, j towards Anterior, k towards
 //     Superior. Slice k = 0 is the most inferior axial slice;

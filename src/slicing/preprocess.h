@@ -1,4 +1,4 @@
-// Physical-space 2D resampling and HU windowing of axial slices (SPEC §2.2).
+// Physical-space 2D resampling and HU windowing of axial slices (docs/method.md §2).
 //
 // Planes are nx x ny floats, x fastest. Output pixel x of an axis lies at source position
 // u(x) = origin_mm + (x + 0.5) * step_mm, measured in mm from the left edge of source pixel 0

@@ -288,7 +288,7 @@ TEST(Search, RebuildingWithAnotherIndexSpecReusesCachedEmbeddings) {
 // The built-in embedder's spec (the embeddings work names it; adjust on merging).
 constexpr const char* kBuiltinEmbedder = "builtin";
 
-// SPEC §3 on real data: the liver region of the DICOM abdomen, searched in an index of the real
+// docs/method.md §3 on real data: the liver region of the DICOM abdomen, searched in an index of the real
 // samples plus phantoms, finds ts-mini/s0001 at its liver (slices 70..111).
 TEST(Search, RealLiverRegionFindsTsMini) {
   VOXIR_REQUIRE_SHARED_DATA(data);
