@@ -44,6 +44,7 @@ py::dict to_python(const BuildReport& r) {
   d["volumes_added"] = r.volumes_added;
   d["slices_added"] = r.slices_added;
   d["skipped"] = r.skipped;
+  d["from_cache"] = r.from_cache;
   d["generation"] = r.generation;
   d["seconds"] = r.seconds;
   return d;

@@ -40,9 +40,12 @@ const char* const kFrameHelp =
 
 int print_report(const BuildReport& report, const std::string& dir, const char* verb) {
   for (const auto& [path, why] : report.skipped) fmt::print(stderr, "skipped {}: {}\n", path, why);
+  std::string notes;
+  if (report.from_cache > 0) notes += fmt::format(", {} from the embedding cache", report.from_cache);
+  if (!report.skipped.empty()) notes += fmt::format(", {} skipped", report.skipped.size());
   fmt::print("{} {} volumes ({} slices) in {:.1f} s; {} is now generation {}{}\n", verb,
              report.volumes_added, report.slices_added, report.seconds, dir, report.generation,
-             report.skipped.empty() ? "" : fmt::format(" ({} skipped)", report.skipped.size()));
+             notes.empty() ? "" : fmt::format(" ({})", notes.substr(2)));
   return 0;
 }
 

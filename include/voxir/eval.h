@@ -2,8 +2,6 @@
 //
 // Conventions:
 //   * a ranked list is given as relevance flags in rank order (rank 1 first);
-//   * rankings with tied scores are ordered by rank_by_score(): score descending, then the
-//     secondary key ascending, so equal inputs always give the same list;
 //   * per-class recall = hits / trials; a class with no trials has no recall (nullopt) and is
 //     left out of means; a class that no database volume contains can never be hit: it is
 //     reported, flagged, and left out of means too (so the mean measures retrieval, not the
@@ -26,10 +24,6 @@
 #include <vector>
 
 namespace voxir::eval {
-
-// Indices of `scores` ordered by score descending, ties by `keys` ascending (then index).
-[[nodiscard]] std::vector<std::size_t> rank_by_score(std::span<const double> scores,
-                                                     std::span<const std::string> keys);
 
 // Fraction of the first k entries that are relevant (entries past the list count as not
 // relevant). k >= 1.

@@ -178,6 +178,7 @@ struct BuildReport {
   std::size_t volumes_added = 0;
   std::int64_t slices_added = 0;
   std::vector<std::pair<std::string, std::string>> skipped;  // (path, why)
+  std::int64_t from_cache = 0;  // volumes whose vectors came from the embedding cache
   std::int64_t generation = 0;
   double seconds = 0;
 };

@@ -13,6 +13,7 @@
 namespace voxir {
 
 class Embedder;
+class EmbeddingCache;
 
 // A volume to ingest. id empty: derived from the path (see volume_id_for_path).
 struct VolumeSource {
@@ -55,10 +56,10 @@ struct BuildOptions {
 // the file is called ct.nii(.gz) (ts layout) or the path is a DICOM folder.
 [[nodiscard]] std::string volume_id_for_path(const std::filesystem::path& path);
 
-// Reads, embeds (through the cache in `embedding_cache` unless it is empty) and labels one
-// volume. Throws Error (with the path as context) when it fails.
+// Reads, embeds (through `cache` unless it is null) and labels one volume. Throws Error (with the
+// path as context) when it fails.
 [[nodiscard]] VolumeVectors ingest_volume(const VolumeSource& source, const Embedder& embedder,
-                                          const std::filesystem::path& embedding_cache = {});
+                                          EmbeddingCache* cache = nullptr);
 
 // Creates (or replaces) the index in `dir` from `sources`. Volumes that fail to read are
 // reported in BuildReport::skipped. Throws Error when no volume could be indexed or the write

@@ -14,19 +14,6 @@ void check_k(int k) {
 
 }  // namespace
 
-std::vector<std::size_t> rank_by_score(std::span<const double> scores, std::span<const std::string> keys) {
-  if (scores.size() != keys.size()) {
-    fail(ErrorKind::kInternal, "rank_by_score: {} scores but {} keys", scores.size(), keys.size());
-  }
-  std::vector<std::size_t> order(scores.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    if (scores[a] != scores[b]) return scores[a] > scores[b];
-    return keys[a] < keys[b];
-  });
-  return order;
-}
-
 double precision_at_k(const std::vector<bool>& ranked, int k) {
   check_k(k);
   const auto n = std::min(ranked.size(), static_cast<std::size_t>(k));

@@ -44,13 +44,15 @@ std::vector<VolumeVectors> ingest_all(std::span<const VolumeSource> sources,
                                       BuildReport& report) {
   const auto start = std::chrono::steady_clock::now();
   std::vector<VolumeVectors> out;
+  std::optional<EmbeddingCache> cache;
+  if (!options.embedding_cache.empty()) cache.emplace(options.embedding_cache);
   std::optional<ErrorKind> first_kind;  // of the first failure: the kind when all fail
   BuildProgress progress;
   progress.volumes_total = sources.size();
   progress.stage = "embedding";
   for (const auto& source : sources) {
     try {
-      out.push_back(ingest_volume(source, embedder, options.embedding_cache));
+      out.push_back(ingest_volume(source, embedder, cache ? &*cache : nullptr));
       progress.slices_done += out.back().volume.num_slices;
     } catch (const Error& e) {
       report.skipped.emplace_back(source.path.string(), e.what());
@@ -68,6 +70,7 @@ std::vector<VolumeVectors> ingest_all(std::span<const VolumeSource> sources,
                                 : fmt::format(" (first failure: {}: {})", report.skipped[0].first,
                                               report.skipped[0].second));
   }
+  if (cache) report.from_cache = cache->stats().hits;
   return out;
 }
 
@@ -156,7 +159,7 @@ std::vector<VolumeSource> sources_from_paths(std::span<const std::filesystem::pa
 }
 
 VolumeVectors ingest_volume(const VolumeSource& source, const Embedder& embedder,
-                            const std::filesystem::path& embedding_cache) {
+                            EmbeddingCache* cache) {
   return with_context(fmt::format("indexing {}", source.path.string()), [&] {
     const Volume volume = read_volume(source.path, source.read);
     VolumeVectors out;
@@ -170,10 +173,8 @@ VolumeVectors ingest_volume(const VolumeSource& source, const Embedder& embedder
     out.volume.num_slices = volume.nz();
     if (volume.nz() <= 0) fail(ErrorKind::kInvalidInput, "the volume has no slices");
     // The embedder spreads a volume's slices over its own threads.
-    SliceEmbeddings embedded =
-        embedding_cache.empty()
-            ? embedder.embed_all_measured(volume)
-            : EmbeddingCache(embedding_cache).embed_all_measured(embedder, volume);
+    SliceEmbeddings embedded = cache == nullptr ? embedder.embed_all_measured(volume)
+                                                : cache->embed_all_measured(embedder, volume);
     out.vectors = std::move(embedded.vectors);
     out.content = std::move(embedded.content);
     // A misbehaving embedder (NaN weights, a division by zero) is caught here, so the volume is
@@ -214,6 +215,7 @@ BuildReport build_index(const std::filesystem::path& dir, std::span<const Volume
   auto written = write_generation(dir, /*create=*/true, options.index, identity_of(embedder),
                                   std::move(staged), {}, write_options(options));
   written.skipped = std::move(report.skipped);
+  written.from_cache = report.from_cache;
   return written;
 }
 
@@ -228,6 +230,7 @@ BuildReport add_to_index(const std::filesystem::path& dir, std::span<const Volum
   auto written =
       write_generation(dir, /*create=*/false, {}, {}, std::move(staged), {}, write_options(options));
   written.skipped = std::move(report.skipped);
+  written.from_cache = report.from_cache;
   return written;
 }
 

@@ -50,15 +50,6 @@ TEST(Metrics, RankingMetricsByHand) {
   EXPECT_THROW((void)hit_at_k({true}, 0), Error);
 }
 
-TEST(Metrics, TiesAreBrokenByKeyThenIndex) {
-  const std::vector<double> scores{0.5, 0.9, 0.5, 0.9, 0.1};
-  const std::vector<std::string> keys{"b", "z", "a", "c", "a"};
-  EXPECT_EQ(rank_by_score(scores, keys), (std::vector<std::size_t>{3, 1, 2, 0, 4}));
-  const std::vector<double> same{1, 1};
-  const std::vector<std::string> same_keys{"x", "x"};
-  EXPECT_EQ(rank_by_score(same, same_keys), (std::vector<std::size_t>{0, 1}));
-}
-
 TEST(Metrics, LocalizationRatioAndOverlap) {
   const Flags flags{true, false, true, true};
   EXPECT_DOUBLE_EQ(*localization_ratio(flags, 2), 0.5);

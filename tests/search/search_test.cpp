@@ -271,14 +271,16 @@ TEST(Search, RebuildingWithAnotherIndexSpecReusesCachedEmbeddings) {
   options.index = IndexSpec::parse("Flat");
   const auto first = build_index(tmp / "index", sources_from_paths(paths), embedder, options);
   EXPECT_EQ(embedder.slices.load(), first.slices_added);
+  EXPECT_EQ(first.from_cache, 0);
   options.index = IndexSpec::parse("HNSW16");
-  (void)build_index(tmp / "index", sources_from_paths(paths), embedder, options);
+  const auto second = build_index(tmp / "index", sources_from_paths(paths), embedder, options);
   EXPECT_EQ(embedder.slices.load(), first.slices_added) << "the second build re-embedded";
+  EXPECT_EQ(second.from_cache, 3);
   const auto cached = Index::open(tmp / "index");
   EXPECT_EQ(cached->spec().type, IndexSpec::Type::kHnsw);
   // Without the cache every build embeds again, and gives the same vectors.
   options.embedding_cache.clear();
-  (void)build_index(tmp / "plain", sources_from_paths(paths), embedder, options);
+  EXPECT_EQ(build_index(tmp / "plain", sources_from_paths(paths), embedder, options).from_cache, 0);
   EXPECT_EQ(embedder.slices.load(), 2 * first.slices_added);
   const auto plain = Index::open(tmp / "plain");
   ASSERT_EQ(plain->vectors().size(), cached->vectors().size());
