@@ -16,6 +16,11 @@ void add_index_command(CLI::App& app, CommandRun& run);
 void add_search_command(CLI::App& app, CommandRun& run);
 void add_bench_command(CLI::App& app, CommandRun& run);
 
+// Help of --frame on every command that reads volumes.
+inline constexpr const char* kFrameHelp =
+    "Frame (0-based) to read from 4-D inputs: NIfTI dim[4], or a phase of a multi-phase DICOM "
+    "series";
+
 // Embedder used by `index build` when --embedder is not given.
 inline constexpr const char* kDefaultEmbedder = "builtin";
 

@@ -34,9 +34,6 @@ std::vector<std::filesystem::path> to_paths(const std::vector<std::string>& inpu
   return {inputs.begin(), inputs.end()};
 }
 
-const char* const kFrameHelp =
-    "Frame (0-based) to read from 4-D inputs: NIfTI dim[4], or a phase of a multi-phase DICOM "
-    "series";
 
 int print_report(const BuildReport& report, const std::string& dir, const char* verb) {
   for (const auto& [path, why] : report.skipped) fmt::print(stderr, "skipped {}: {}\n", path, why);

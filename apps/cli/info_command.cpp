@@ -133,9 +133,7 @@ void add_info_command(CLI::App& app, CommandRun& run) {
       ->capture_default_str();
   cmd->add_flag("--resample-uneven", args->resample_uneven,
                  "Resample a DICOM series with uneven slice gaps onto its smallest gap (linear)");
-  cmd->add_option("--frame", args->frame,
-                  "Frame (0-based) of a 4-D input: NIfTI dim[4], or a phase of a multi-phase DICOM "
-                  "series")
+  cmd->add_option("--frame", args->frame, kFrameHelp)
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", args->json, "Print JSON instead of text");
   cmd->callback([args, &run] { run = [args] { return run_info(*args); }; });

@@ -140,9 +140,7 @@ void add_search_command(CLI::App& app, CommandRun& run) {
       ->required();
   cmd->add_option("--series", args->series_uid,
                   "SeriesInstanceUID to read from a folder with several");
-  cmd->add_option("--frame", args->frame,
-                  "Frame (0-based) of a 4-D query: NIfTI dim[4], or a phase of a multi-phase DICOM "
-                  "series")
+  cmd->add_option("--frame", args->frame, kFrameHelp)
       ->check(CLI::NonNegativeNumber);
   auto* labels = cmd->add_option("--labels", args->labels,
                                  "The query's labels: folder of masks or multilabel file");
