@@ -123,7 +123,8 @@ struct ReadOptions {
 enum class NiftiDatatype { kUint8, kInt16, kFloat32 };
 
 // Writes `volume` as NIfTI-1 with its affine as sform and qform (code 1, scanner anatomical), in
-// canonical order. Values are rounded and clamped to the datatype. A path ending in .gz is
+// canonical order. Values are rounded and clamped to the datatype (NaN, which no integer type
+// holds, is written as kOutsideScanHu clamped to it; float32 keeps it). A path ending in .gz is
 // gzip-compressed. The file is written to a temporary name and renamed, so a failure never
 // leaves a half-written file under `path` (it is not fsynced: callers that need durability
 // across power loss sync the folder themselves). Throws Error(kIo) on failure.

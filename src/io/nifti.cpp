@@ -318,6 +318,9 @@ void quantize(std::span<const float> in, std::uint8_t* out) {
   for (std::size_t i = 0; i < in.size(); ++i) {
     double v = std::clamp(static_cast<double>(in[i]), lo, hi);
     if constexpr (std::is_integral_v<T>) {
+      // NaN has no integer value (the cast would be undefined): it is outside the scan, as the
+      // readers treat it, clamped like any other value (0 for uint8 masks).
+      if (std::isnan(v)) v = std::clamp(static_cast<double>(kOutsideScanHu), lo, hi);
       // Round to nearest, ties to even, as nearbyint does in the default rounding mode, but inline:
       // without SSE4.1 nearbyint is a libm call per voxel (~20% of writing a uint8 mask). Adding and
       // subtracting 1.5 * 2^52 leaves no fraction bits for |v| < 2^51 (T's range is far smaller).

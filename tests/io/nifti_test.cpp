@@ -105,6 +105,21 @@ TEST(Nifti, WriteThenReadRoundTrips) {
   }
 }
 
+// A hand-made volume may hold NaN, which no integer type can: written as outside the scan.
+TEST(Nifti, NanIsWrittenAsOutsideTheScanInIntegerFiles) {
+  TempDir dir;
+  std::vector<float> hu(2 * 2 * 2, 40.0f);
+  hu[3] = std::nanf("");
+  const Affine a{{{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}}};
+  const Volume vol({2, 2, 2}, {1, 1, 1}, a, hu, "RAS");
+  write_nifti(vol, dir / "ct.nii", NiftiDatatype::kInt16);
+  const Volume ct = read_volume(dir / "ct.nii");
+  EXPECT_EQ(ct.hu()[3], kOutsideScanHu);
+  EXPECT_EQ(ct.hu()[2], 40.0f);
+  write_nifti(vol, dir / "mask.nii", NiftiDatatype::kUint8);
+  EXPECT_EQ(read_volume(dir / "mask.nii").hu()[3], 0.0f);
+}
+
 TEST(Nifti, RealSampleTsMini) {
   VOXIR_REQUIRE_SHARED_DATA(data);
   const Volume vol = read_volume(data / "ct/ts-mini/s0001/ct.nii.gz");
