@@ -115,7 +115,9 @@ struct Query {
   std::string region;
   std::filesystem::path labels;
   LabelReadOptions label_options;
-  std::uint32_t min_voxels = 1;  // a class is on a slice when it has at least this many voxels
+  // A class is on a slice of `labels` when it has at least this many voxels there (an indexed
+  // volume's stored presence is at 1 voxel).
+  std::uint32_t min_voxels = 1;
 
   // Leaves the query's own volume out of the results: for indexed_id that volume; for a path,
   // every indexed volume read from the same file or folder (compared after resolving links and
