@@ -61,14 +61,9 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
-// The DICOM series, or nullopt while voxir cannot read DICOM yet.
-std::optional<Volume> read_dicom_abdomen(const std::filesystem::path& data) {
-  try {
-    return read_volume(data / "ct/ts-dicom-abdomen/dicom");
-  } catch (const Error& e) {
-    if (e.kind() == ErrorKind::kUnsupported) return std::nullopt;
-    throw;
-  }
+// The DICOM series of the abdomen sample.
+Volume read_dicom_abdomen(const std::filesystem::path& data) {
+  return read_volume(data / "ct/ts-dicom-abdomen/dicom");
 }
 
 TEST(TissueEmbedderRealData, ThoraxCtaT12SlicesAlignToT12OfAnotherScan) {
@@ -172,10 +167,9 @@ TEST(TissueEmbedderRealData, HeartLevelOfOneCtaIsNearerToTheOtherCtaThanToTheAbd
 
 TEST(TissueEmbedderRealData, DicomAbdomenAlignsToItsLevelInAnotherScan) {
   VOXIR_REQUIRE_SHARED_DATA(data);
-  const auto abdomen = read_dicom_abdomen(data);
-  if (!abdomen) GTEST_SKIP() << "this voxir cannot read DICOM yet";
+  const Volume abdomen = read_dicom_abdomen(data);
   const Volume mini = read_volume(data / "ct/ts-mini/s0001/ct.nii.gz");
-  const Vectors q = embed_volume(*abdomen), m = embed_volume(mini);
+  const Vectors q = embed_volume(abdomen), m = embed_volume(mini);
   std::vector<double> aligned;
   for (std::int64_t k = 0; k < q.n; ++k)
     aligned.push_back(static_cast<double>(nearest(q, k, m).first));
@@ -187,8 +181,7 @@ TEST(TissueEmbedderRealData, DicomAbdomenAlignsToItsLevelInAnotherScan) {
 
 TEST(TissueEmbedderRealData, LiverSliceIsNearerToLiverOfAnotherScanThanToThoraxOrPelvis) {
   VOXIR_REQUIRE_SHARED_DATA(data);
-  const auto abdomen = read_dicom_abdomen(data);
-  if (!abdomen) GTEST_SKIP() << "this voxir cannot read DICOM yet";
+  const Volume abdomen = read_dicom_abdomen(data);
   const Volume seg = read_volume(data / "ct/ts-dicom-abdomen/example_seg_dicom_v2.nii.gz");
   const auto liver_q = extent(seg, 4.5f, 5.5f);  // TotalSegmentator v2 id 5 = liver
   ASSERT_GE(liver_q[0], 0);
@@ -198,7 +191,7 @@ TEST(TissueEmbedderRealData, LiverSliceIsNearerToLiverOfAnotherScanThanToThoraxO
       extent(read_volume(data / "ct/ts-mini/s0001/segmentations/urinary_bladder.nii.gz"));
   const Volume aorta = read_volume(data / "ct/ts-thorax-cta/aorta/ct_cropped.nii.gz");
   const Volume pulm = read_volume(data / "ct/ts-thorax-cta/pulmonary/ct_cropped.nii.gz");
-  const Vectors q = embed_volume(*abdomen), m = embed_volume(mini), a = embed_volume(aorta),
+  const Vectors q = embed_volume(abdomen), m = embed_volume(mini), a = embed_volume(aorta),
                 p = embed_volume(pulm);
   for (std::int64_t k = liver_q[0]; k <= liver_q[1]; ++k) {
     const float liver = nearest(q, k, m, liver_m[0], liver_m[1] + 1).second;

@@ -74,7 +74,6 @@ TEST(Benchmark, PhantomDatasetEndToEnd) {
     EXPECT_GE(g["localization_ratio"]["rerank"]["15"]["mean"].get<double>(), 0.6) << gran;
     const auto& ranking = g["ranking"]["rerank"];
     EXPECT_GT(ranking["queries"].get<int>(), 0);
-    EXPECT_GE(ranking["MRR"].get<double>(), ranking["precision@1"].get<double>() - 1e-12);
     // hit@1 is P@1 of each query; coverage@1 can be at most that.
     EXPECT_DOUBLE_EQ(ranking["hit@1"].get<double>(), ranking["precision@1"].get<double>());
     EXPECT_LE(ranking["coverage@1"].get<double>(), ranking["hit@1"].get<double>());
