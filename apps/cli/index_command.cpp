@@ -210,7 +210,8 @@ void add_index_command(CLI::App& app, CommandRun& run) {
   info->add_option("index-dir", args->dir, "Index folder")->required();
   info->add_flag("--json", args->json, "Print JSON (with the list of volumes)");
   info->add_flag("--volumes", args->list_volumes, "List the volumes");
-  info->add_flag("--verify", args->verify, "Re-compute every file's checksum");
+  info->add_flag("--verify", args->verify,
+                 "Also check the vectors' checksum (the other files are checked at every open)");
   info->callback([args, &run] { run = [args] { return run_info(*args); }; });
 }
 

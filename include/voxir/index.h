@@ -96,8 +96,10 @@ struct EmbedderIdentity {
 void check_same_embedder(const EmbedderIdentity& indexed, const EmbedderIdentity& query);
 
 struct IndexOpenOptions {
-  // Re-computes the checksums of every file (reads everything; seconds per GB). Without it, open
-  // checks the manifest's own checksum and every file's size only.
+  // Also re-computes the checksum of the memory-mapped vectors (reads them all; about a second
+  // per GB). Without it, open checks the manifest's own checksum, every file's size, the
+  // checksums of the files it reads whole (search structure, catalog) and their structure, but
+  // not the vectors' content: that keeps opening O(1) in the number of vectors.
   bool verify_checksums = false;
 };
 
@@ -120,7 +122,8 @@ struct AnnParams {
 class Index {
  public:
   // Throws Error(kNotFound) when `dir` holds no index, kInvalidInput naming the file for a
-  // corrupt one (bad manifest checksum, truncated file, unknown format version).
+  // damaged or inconsistent one (what is checked when: docs/index-format.md, "Damaged files"),
+  // kUnsupported for an unknown format version.
   [[nodiscard]] static std::unique_ptr<Index> open(const std::filesystem::path& dir,
                                                    const IndexOpenOptions& options = {});
   ~Index();

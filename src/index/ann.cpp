@@ -39,9 +39,9 @@ std::unique_ptr<Ann> open_ann(const IndexSpec& spec, const std::filesystem::path
     case IndexSpec::Type::kFlat:
       return open_flat(spec, rows);
     case IndexSpec::Type::kHnsw:
-      return open_hnsw(file, rows);
+      return open_hnsw(spec, file, rows);
     case IndexSpec::Type::kIvfPq:
-      return open_ivfpq(file, rows);
+      return open_ivfpq(spec, file, rows);
   }
   fail(ErrorKind::kInternal, "unknown index type");
 }

@@ -37,19 +37,23 @@ class Ann {
 void build_ann(const IndexSpec& spec, const RowVectors& rows, const std::filesystem::path& previous,
                std::int64_t previous_rows, const std::filesystem::path& out, int threads);
 
-// Opens the structure of a generation; `rows` must outlive the result.
+// Opens the structure of a generation; `rows` must outlive the result. Everything the library
+// would trust (header, counts, sizes, link and row ids) is checked against `spec` and `rows`
+// first: a file that disagrees throws Error(kInvalidInput) naming it, whatever its checksum.
 [[nodiscard]] std::unique_ptr<Ann> open_ann(const IndexSpec& spec,
                                             const std::filesystem::path& file,
                                             const RowVectors& rows);
 
 // Faiss / hnswlib, one translation unit each.
 [[nodiscard]] std::unique_ptr<Ann> open_flat(const IndexSpec& spec, const RowVectors& rows);
-[[nodiscard]] std::unique_ptr<Ann> open_ivfpq(const std::filesystem::path& file,
+[[nodiscard]] std::unique_ptr<Ann> open_ivfpq(const IndexSpec& spec,
+                                              const std::filesystem::path& file,
                                               const RowVectors& rows);
 void build_ivfpq(const IndexSpec& spec, const RowVectors& rows,
                  const std::filesystem::path& previous, std::int64_t previous_rows,
                  const std::filesystem::path& out, int threads);
-[[nodiscard]] std::unique_ptr<Ann> open_hnsw(const std::filesystem::path& file,
+[[nodiscard]] std::unique_ptr<Ann> open_hnsw(const IndexSpec& spec,
+                                             const std::filesystem::path& file,
                                              const RowVectors& rows);
 void build_hnsw(const IndexSpec& spec, const RowVectors& rows,
                 const std::filesystem::path& previous, std::int64_t previous_rows,

@@ -77,7 +77,7 @@ std::unique_ptr<Ann> open_flat(const IndexSpec& /*spec*/, const RowVectors& rows
   return std::make_unique<FlatAnn>(rows);
 }
 
-std::unique_ptr<Ann> open_ivfpq(const std::filesystem::path& file,
+std::unique_ptr<Ann> open_ivfpq(const IndexSpec& spec, const std::filesystem::path& file,
                                 const RowVectors& rows) {
   std::unique_ptr<faiss::Index> index(faiss_call(file, "reading the IVF-PQ index", [&] {
     return faiss::read_index(file.c_str(), faiss::IO_FLAG_MMAP | faiss::IO_FLAG_READ_ONLY);
@@ -87,6 +87,45 @@ std::unique_ptr<Ann> open_ivfpq(const std::filesystem::path& file,
          "{}: holds {} vectors of dimension {}, the index has {} of dimension {}", file.string(),
          index->ntotal, index->d, rows.n, rows.dim);
   }
+  // Faiss trusts its own structure when searching (list sizes, codes as table offsets) and hands
+  // back the stored ids as rows: check what the manifest fixes, and that the lists hold each row
+  // exactly once, so a search can never return a row outside the index.
+  const auto* ivf = dynamic_cast<const faiss::IndexIVFPQ*>(index.get());
+  if (ivf == nullptr || ivf->metric_type != faiss::METRIC_INNER_PRODUCT || !ivf->is_trained) {
+    fail(ErrorKind::kInvalidInput, "{}: not a trained inner-product IVF-PQ index", file.string());
+  }
+  if (ivf->nlist != static_cast<std::size_t>(spec.ivf_lists) ||
+      ivf->pq.M != static_cast<std::size_t>(spec.pq_m) || ivf->pq.nbits != 8 ||
+      ivf->quantizer == nullptr || ivf->quantizer->ntotal != spec.ivf_lists ||
+      ivf->quantizer->d != rows.dim) {
+    fail(ErrorKind::kInvalidInput,
+         "{}: IVF{} (quantizer {} of dimension {}), PQ{} with {} bits; the spec is {}",
+         file.string(), ivf->nlist, ivf->quantizer ? ivf->quantizer->ntotal : 0,
+         ivf->quantizer ? ivf->quantizer->d : 0, ivf->pq.M, ivf->pq.nbits, spec.str());
+  }
+  const auto* lists = ivf->invlists;
+  if (lists == nullptr || lists->nlist != ivf->nlist || lists->code_size != ivf->code_size) {
+    fail(ErrorKind::kInvalidInput, "{}: the inverted lists do not match the IVF-PQ header",
+         file.string());
+  }
+  faiss_call(file, "checking the inverted lists", [&] {
+    std::vector<std::uint8_t> seen(static_cast<std::size_t>(rows.n), 0);
+    for (std::size_t l = 0; l < lists->nlist; ++l) {
+      const faiss::InvertedLists::ScopedIds ids(lists, l);
+      for (std::size_t i = 0, n = lists->list_size(l); i < n; ++i) {
+        const auto row = ids[i];
+        if (row < 0 || row >= rows.n || seen[static_cast<std::size_t>(row)] != 0) {
+          fail(ErrorKind::kInvalidInput, "{}: list {} holds row {} (the rows are 0..{}, each once)",
+               file.string(), l, row, rows.n - 1);
+        }
+        seen[static_cast<std::size_t>(row)] = 1;
+      }
+    }
+    if (std::find(seen.begin(), seen.end(), 0) != seen.end()) {
+      fail(ErrorKind::kInvalidInput, "{}: the inverted lists miss some of the {} rows",
+           file.string(), rows.n);
+    }
+  });
   return std::make_unique<IvfPqAnn>(std::move(index), rows);
 }
 

@@ -81,6 +81,19 @@ std::unique_ptr<Index> Index::open(const std::filesystem::path& dir,
   const auto manifest_path = impl->gen_dir / index::kManifestFile;
   impl->manifest = index::manifest_from_json(read_text_file(manifest_path), manifest_path);
   const auto& m = impl->manifest;
+  // The files a generation of this spec holds, no more (a listed name becomes a path) and no
+  // fewer (each is checked below before any library reads it).
+  std::vector<std::string> want{index::kVectorsFile, index::kCatalogFile};
+  const auto ann_name = index::ann_file_name(m.spec);
+  if (!ann_name.empty()) want.push_back(ann_name);
+  std::vector<std::string> listed;
+  for (const auto& f : m.files) listed.push_back(f.name);
+  std::sort(want.begin(), want.end());
+  std::sort(listed.begin(), listed.end());
+  if (listed != want) {
+    fail(ErrorKind::kInvalidInput, "{}: lists the files {}, a {} generation has {}",
+         manifest_path.string(), fmt::join(listed, ", "), m.spec.str(), fmt::join(want, ", "));
+  }
   for (const auto& f : m.files) {
     const auto path = impl->gen_dir / f.name;
     std::error_code ec;
@@ -90,7 +103,10 @@ std::unique_ptr<Index> Index::open(const std::filesystem::path& dir,
       fail(ErrorKind::kInvalidInput, "{}: {} bytes, the manifest says {} (truncated or damaged)",
            path.string(), size, f.bytes);
     }
-    if (options.verify_checksums) {
+    // The search structure and the catalog are read whole at open (hnswlib loads the graph,
+    // Faiss and SQLite trust offsets inside theirs), so checking them costs one more pass over
+    // what is read anyway. The vectors are only mapped: O(1) open leaves them to verify.
+    if (options.verify_checksums || f.name != index::kVectorsFile) {
       const auto crc = index::crc32_of_file(path);
       if (crc != f.crc32) {
         fail(ErrorKind::kInvalidInput, "{}: checksum {:08x}, the manifest says {:08x} (damaged)",
@@ -109,18 +125,32 @@ std::unique_ptr<Index> Index::open(const std::filesystem::path& dir,
   }
   impl->rows = {reinterpret_cast<const float*>(impl->vector_file.bytes().data()), m.num_vectors,
                 m.embedder.dim};
-  impl->catalog = std::make_unique<index::Catalog>(impl->gen_dir / index::kCatalogFile);
+  const auto catalog_path = impl->gen_dir / index::kCatalogFile;
+  impl->catalog = std::make_unique<index::Catalog>(catalog_path);
   impl->volumes = impl->catalog->volumes();
+  // Rows must tile 0..num_vectors-1 exactly before anything is sized by them.
+  if (static_cast<std::int64_t>(impl->volumes.size()) != m.num_volumes) {
+    fail(ErrorKind::kInvalidInput, "{}: holds {} volumes, the manifest says {}",
+         catalog_path.string(), impl->volumes.size(), m.num_volumes);
+  }
   std::int64_t next_row = 0;
   for (std::size_t i = 0; i < impl->volumes.size(); ++i) {
     const auto& v = impl->volumes[i];
-    if (v.first_row != next_row || v.num_slices <= 0) {
-      fail(ErrorKind::kInvalidInput, "{}: volume {} starts at row {}, expected {}",
-           (impl->gen_dir / index::kCatalogFile).string(), v.id, v.first_row, next_row);
+    if (v.first_row != next_row || v.num_slices <= 0 || v.num_slices > m.num_vectors - next_row) {
+      fail(ErrorKind::kInvalidInput,
+           "{}: volume {} has {} slices from row {}, expected rows from {} within the {} vectors "
+           "the manifest lists",
+           catalog_path.string(), v.id, v.num_slices, v.first_row, next_row, m.num_vectors);
     }
     next_row += v.num_slices;
     impl->first_rows.push_back(v.first_row);
-    impl->by_id.emplace(v.id, i);
+    if (!impl->by_id.emplace(v.id, i).second) {
+      fail(ErrorKind::kInvalidInput, "{}: volume id {} appears twice", catalog_path.string(), v.id);
+    }
+  }
+  if (next_row != m.num_vectors) {
+    fail(ErrorKind::kInvalidInput, "{}: the volumes have {} slices, the manifest says {} vectors",
+         catalog_path.string(), next_row, m.num_vectors);
   }
   auto contents = impl->catalog->contents(impl->volumes);
   impl->row_content.assign(static_cast<std::size_t>(next_row), 1);
@@ -141,13 +171,6 @@ std::unique_ptr<Index> Index::open(const std::filesystem::path& dir,
     impl->empty_slices.push_back(empty);
     impl->empty_rows += empty;
   }
-  if (next_row != m.num_vectors ||
-      static_cast<std::int64_t>(impl->volumes.size()) != m.num_volumes) {
-    fail(ErrorKind::kInvalidInput,
-         "{}: the catalog holds {} volumes with {} slices, the manifest says {} and {}",
-         impl->gen_dir.string(), impl->volumes.size(), next_row, m.num_volumes, m.num_vectors);
-  }
-  const auto ann_name = index::ann_file_name(m.spec);
   impl->ann = index::open_ann(
       m.spec, ann_name.empty() ? std::filesystem::path() : impl->gen_dir / ann_name, impl->rows);
   return std::unique_ptr<Index>(new Index(std::move(impl)));

@@ -18,6 +18,36 @@ std::uint32_t crc_of_text(const std::string& text) {
   return crc32_update(0, text.data(), text.size());
 }
 
+// A manifest whose checksum matches was still written by someone: everything later code sizes
+// allocations or file offsets by is checked here, once.
+void check_manifest(const Manifest& m, const std::filesystem::path& file) {
+  if (m.embedder.dim < 1 || m.embedder.dim > kMaxDim) {
+    fail(ErrorKind::kInvalidInput, "{}: embedder dimension {} (expected 1 to {})", file.string(),
+         m.embedder.dim, kMaxDim);
+  }
+  if (m.vector_dtype != "float32") {
+    fail(ErrorKind::kUnsupported, "{}: vector_dtype \"{}\" (this voxir reads float32)",
+         file.string(), m.vector_dtype);
+  }
+  if (m.num_volumes < 1 || m.num_vectors < m.num_volumes) {
+    fail(ErrorKind::kInvalidInput,
+         "{}: counts {} volumes and {} vectors (an index holds at least one volume, each with at "
+         "least one slice)",
+         file.string(), m.num_volumes, m.num_vectors);
+  }
+  const auto row_bytes = static_cast<std::uint64_t>(m.embedder.dim) * sizeof(float);
+  for (const auto& f : m.files) {
+    if (f.name != kVectorsFile) continue;
+    if (f.bytes % row_bytes != 0 ||
+        f.bytes / row_bytes != static_cast<std::uint64_t>(m.num_vectors)) {
+      fail(ErrorKind::kInvalidInput,
+           "{}: {} is listed with {} bytes, {} vectors of dimension {} take {} bytes",
+           file.string(), f.name, f.bytes, m.num_vectors, m.embedder.dim,
+           static_cast<std::uint64_t>(m.num_vectors) * row_bytes);
+    }
+  }
+}
+
 }  // namespace
 
 std::uint32_t crc32_update(std::uint32_t crc, const void* data, std::size_t bytes) {
@@ -106,6 +136,7 @@ Manifest manifest_from_json(const std::string& text, const std::filesystem::path
           {name, f.at("bytes").get<std::uint64_t>(),
            static_cast<std::uint32_t>(std::stoul(f.at("crc32").get<std::string>(), nullptr, 16))});
     }
+    check_manifest(m, file);
     return m;
   } catch (const Error& err) {
     throw err.kind() == ErrorKind::kUsage

@@ -19,6 +19,8 @@ inline constexpr const char* kManifestFile = "manifest.json";
 inline constexpr const char* kVectorsFile = "vectors.f32";
 inline constexpr const char* kCatalogFile = "catalog.sqlite";
 inline constexpr const char* kLockFile = "LOCK";
+// Largest embedding dimension a manifest may state (a sanity bound: real embedders stay far below).
+inline constexpr int kMaxDim = 1 << 16;
 
 struct FileEntry {
   std::string name;
@@ -40,7 +42,10 @@ struct Manifest {
 
 // JSON text with a "checksum" member: the CRC-32 of the same JSON without that member.
 [[nodiscard]] std::string manifest_to_json(const Manifest& manifest);
-// Parses and checks the checksum; throws Error(kInvalidInput) naming `file` otherwise.
+// Parses and checks the checksum, then that the content is usable: dimension in 1..kMaxDim,
+// float32 vectors, at least one volume and no fewer vectors than volumes, and the listed size of
+// vectors.f32 equal to vectors x dimension x 4. Throws Error(kInvalidInput) naming `file`
+// otherwise (kUnsupported for a format version or dtype this build cannot read).
 [[nodiscard]] Manifest manifest_from_json(const std::string& text,
                                           const std::filesystem::path& file);
 

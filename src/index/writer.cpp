@@ -159,7 +159,9 @@ BuildReport write_generation(const std::filesystem::path& dir, bool create,
   }
   const WriteLock lock(dir);
   std::unique_ptr<Index> old;
-  if (!create) old = Index::open(dir);
+  // The kept vectors are copied into the new generation under a fresh checksum: verify the old
+  // ones first (they are read whole for the copy anyway), or damage would become "valid".
+  if (!create) old = Index::open(dir, {.verify_checksums = true});
   const IndexSpec spec = old ? old->spec() : spec_in;
   const EmbedderIdentity identity = old ? old->embedder() : identity_in;
   spec.validate(identity.dim);

@@ -250,6 +250,69 @@ TEST(Cli, IndexBuildInfoSearchAddRemove) {
   EXPECT_EQ(run_voxir("search " + index + " " + ct(3) + " --slices 30:5000").code, 2);
 }
 
+// XORs `length` bytes of `file` from `offset` with 0xff, so each of them changes.
+void damage_file(const std::filesystem::path& file, std::size_t offset, std::size_t length) {
+  std::FILE* f = std::fopen(file.c_str(), "r+b");
+  ASSERT_NE(f, nullptr) << file;
+  std::string bytes(length, '\0');
+  ASSERT_EQ(std::fseek(f, static_cast<long>(offset), SEEK_SET), 0);
+  ASSERT_EQ(std::fread(bytes.data(), 1, length, f), length) << file;
+  for (auto& b : bytes) b = static_cast<char>(b ^ 0xff);
+  ASSERT_EQ(std::fseek(f, static_cast<long>(offset), SEEK_SET), 0);
+  ASSERT_EQ(std::fwrite(bytes.data(), 1, length, f), length);
+  std::fclose(f);
+}
+
+// Issue 13: a damaged generation exits 3 naming the file; it used to be SIGSEGV in hnswlib (graph
+// header) or a silent wrong answer (graph body, vectors).
+TEST(Cli, CorruptIndexFilesExitThreeNamingTheFile) {
+  voxir::testing::TempDir tmp;
+  const auto ds = tmp / "ds";
+  CliRun r = run_voxir("synth " + ds.string() +
+                       " --subjects 2 --seed 5 --spacing 5 --region abdomen --quiet");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string ct = (ds / "s0001" / "ct.nii.gz").string();
+  const std::string pristine = (tmp / "index").string();
+  r = run_voxir(fmt::format("index build {} {} --index HNSW16", pristine, ds.string()));
+  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_EQ(run_voxir("search " + pristine + " " + ct).code, 0);
+  auto copy = [&](const std::string& name) {
+    const auto dir = tmp / name;
+    std::filesystem::copy(pristine, dir, std::filesystem::copy_options::recursive);
+    return dir;
+  };
+
+  const auto graph = copy("graph");  // the measured crash: 100 bytes at offset 50
+  damage_file(graph / "gen-000001" / "ann.hnsw", 50, 100);
+  r = run_voxir("search " + graph.string() + " " + ct);
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_NE(r.out.find("ann.hnsw"), std::string::npos) << r.out;
+
+  const auto body = copy("body");  // deep in the graph, where only a checksum can tell
+  const auto size = std::filesystem::file_size(body / "gen-000001" / "ann.hnsw");
+  damage_file(body / "gen-000001" / "ann.hnsw", size / 2, 100);
+  r = run_voxir("search " + body.string() + " " + ct);
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_NE(r.out.find("ann.hnsw"), std::string::npos) << r.out;
+
+  const auto catalog = copy("catalog");
+  damage_file(catalog / "gen-000001" / "catalog.sqlite", 0, 16);
+  r = run_voxir("index info " + catalog.string());
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_NE(r.out.find("catalog.sqlite"), std::string::npos) << r.out;
+
+  // The vectors are mapped, not read, at open: only --verify (or a write) checks them.
+  const auto vectors = copy("vectors");
+  damage_file(vectors / "gen-000001" / "vectors.f32", 1000, 100);
+  EXPECT_EQ(run_voxir("index info " + vectors.string()).code, 0);
+  r = run_voxir("index info --verify " + vectors.string());
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_NE(r.out.find("vectors.f32"), std::string::npos) << r.out;
+  r = run_voxir("index remove " + vectors.string() + " s0002");
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_NE(r.out.find("vectors.f32"), std::string::npos) << r.out;
+}
+
 TEST(Cli, IndexErrors) {
   voxir::testing::TempDir tmp;
   EXPECT_EQ(run_voxir("index info /nonexistent/index").code, 4);
