@@ -136,13 +136,6 @@ struct Query {
 // Thread-safe for concurrent calls on the same index.
 [[nodiscard]] SearchAnswer search(const Index& index, const Query& query);
 
-// Searches `index` with precomputed query vectors of slices first_slice .. first_slice + n - 1.
-// `query_content` holds those slices' body areas in mm² (Embedder::embed_measured); empty: every
-// query slice counts as having content. Throws Error(kInvalidInput) "slices a..b contain no
-// body" when no query slice has content. Thread-safe for concurrent calls on the same index.
-[[nodiscard]] SearchAnswer search(const Index& index, std::span<const float> query, std::int64_t n,
-                                  std::int64_t first_slice, const SearchParams& params,
-                                  std::span<const float> query_content = {});
 
 
 

@@ -1,5 +1,6 @@
 // search(index, Query): the one entry point of every front end. Decides what a query means
 // (source, slices, region, self-exclusion, embedder) and hands vectors to the staged searcher.
+#include "search/stages.h"
 #include "voxir/embed.h"
 #include "voxir/error.h"
 #include "voxir/labels.h"
@@ -216,7 +217,7 @@ SearchAnswer search(const Index& index, const Query& query) {
   const Range r = resolved.slices;
   // A query without body fails naming its source: "q.nii.gz: slices 0..9 contain no body".
   SearchAnswer answer = with_context(source_name(query), [&] {
-    return search(index, resolved.vectors, r[1] - r[0] + 1, r[0], params, resolved.content);
+    return run_stages(index, resolved.vectors, r[1] - r[0] + 1, r[0], params, resolved.content);
   });
   answer.timings.read_ms = resolved.read_ms;
   answer.timings.embed_ms = resolved.embed_ms;

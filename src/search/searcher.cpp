@@ -1,4 +1,5 @@
 // The searcher: candidates -> aggregate -> rerank -> localize (voxir/search.h), each timed.
+#include "search/stages.h"
 #include "voxir/embed.h"
 #include "voxir/error.h"
 #include "voxir/search.h"
@@ -133,9 +134,9 @@ std::array<std::int64_t, 2> central_range(std::vector<std::int64_t> slices, doub
   return {slices[drop], slices[slices.size() - 1 - drop]};
 }
 
-SearchAnswer search(const Index& index, std::span<const float> all_query, std::int64_t all_n,
-                    std::int64_t first_slice, const SearchParams& params,
-                    std::span<const float> query_content) {
+SearchAnswer run_stages(const Index& index, std::span<const float> all_query,
+                        std::int64_t all_n, std::int64_t first_slice, const SearchParams& params,
+                        std::span<const float> query_content) {
   params.validate();
   const auto t_total = Clock::now();
   SearchAnswer answer;
