@@ -251,12 +251,11 @@ picks the query slices. rerank=None ranks by votes only. Returns {"results": [..
         BuildReport report;
         {
           py::gil_scoped_release release;
-          const auto e = make_embedder(embedder, {.threads = threads});
-          report = build_index(dir, sources_from_paths(inputs, {}, options.id_prefix), *e, options);
+          report = build_index_from_paths(dir, inputs, embedder, options);
         }
         return to_python(report);
       },
-      py::arg("dir"), py::arg("inputs"), py::arg("embedder") = "builtin", py::arg("index") = "HNSW32",
+      py::arg("dir"), py::arg("inputs"), py::arg("embedder") = kDefaultEmbedderSpec, py::arg("index") = kDefaultIndexSpec,
       py::arg("threads") = 0, py::arg("cache") = py::none(), py::arg("id_prefix") = "",
       "Creates (or replaces) an index from TS dataset folders, NIfTI files or DICOM folders. cache: "
       "embedding cache folder (default: the user's cache; '' for none).");
@@ -271,7 +270,7 @@ picks the query slices. rerank=None ranks by votes only. Returns {"results": [..
         BuildReport report;
         {
           py::gil_scoped_release release;
-          report = add_paths_to_index(dir, inputs, options);
+          report = add_to_index_from_paths(dir, inputs, options);
         }
         return to_python(report);
       },

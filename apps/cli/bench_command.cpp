@@ -59,7 +59,7 @@ void add_bench_command(CLI::App& app, CommandRun& run) {
   cmd->add_option("dataset", args->dataset, "Dataset folder (meta.csv, <id>/ct.nii.gz, <id>/segmentations/)")
       ->required();
   cmd->add_option("--embedder", args->embedders, "Embedder spec; repeat to compare several on the same queries")
-      ->default_str("builtin");
+      ->default_str(kDefaultEmbedderSpec);
   cmd->add_option("--index", o.index,
                   "Index spec: hnswlib:M32 (HNSW, as in the paper), faiss:Flat for exact search, faiss:IVF1024,PQ48, ...")
       ->capture_default_str();

@@ -21,7 +21,4 @@ inline constexpr const char* kFrameHelp =
     "Frame (0-based) to read from 4-D inputs: NIfTI dim[4], or a phase of a multi-phase DICOM "
     "series";
 
-// Embedder used by `index build` when --embedder is not given.
-inline constexpr const char* kDefaultEmbedder = "builtin";
-
 }  // namespace voxir::cli

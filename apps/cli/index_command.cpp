@@ -17,8 +17,8 @@ namespace {
 struct IndexArgs {
   std::string dir;
   std::vector<std::string> inputs;
-  std::string embedder = kDefaultEmbedder;
-  std::string index = "hnswlib:M32";
+  std::string embedder = kDefaultEmbedderSpec;
+  std::string index = kDefaultIndexSpec;
   std::string volume_id;
   std::string id_prefix;
   int threads = 0;
@@ -46,12 +46,6 @@ int print_report(const BuildReport& report, const std::string& dir, const char* 
   return 0;
 }
 
-std::unique_ptr<Embedder> embedder_for(const std::string& spec, const IndexArgs& args) {
-  EmbedderOptions options;
-  options.threads = args.threads;
-  return make_embedder(spec, options);
-}
-
 BuildOptions build_options(const IndexArgs& args, ProgressBar& bar) {
   BuildOptions options;
   options.threads = args.threads;
@@ -70,13 +64,10 @@ int run_build(const IndexArgs& args) {
   std::vector<std::string> notes;
   const IndexSpec spec = IndexSpec::parse(args.index, &notes);  // usage errors before slow work
   for (const auto& note : notes) fmt::print(stderr, "note: {}\n", note);
-  const auto embedder = embedder_for(args.embedder, args);
   ProgressBar bar;
   BuildOptions options = build_options(args, bar);
   options.index = spec;
-  const auto paths = to_paths(args.inputs);
-  const auto sources = sources_from_paths(paths, {}, options.id_prefix, options.read);
-  const auto report = build_index(args.dir, sources, *embedder, options);
+  const auto report = build_index_from_paths(args.dir, to_paths(args.inputs), args.embedder, options);
   bar.finish();
   return print_report(report, args.dir, "indexed");
 }
@@ -84,7 +75,7 @@ int run_build(const IndexArgs& args) {
 int run_add(const IndexArgs& args) {
   ProgressBar bar;
   const auto paths = to_paths(args.inputs);
-  const auto report = add_paths_to_index(args.dir, paths, build_options(args, bar));
+  const auto report = add_to_index_from_paths(args.dir, paths, build_options(args, bar));
   bar.finish();
   return print_report(report, args.dir, "added");
 }

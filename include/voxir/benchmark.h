@@ -21,6 +21,9 @@
 // against exact search. report.json records every protocol setting.
 #pragma once
 
+#include "voxir/embed.h"
+#include "voxir/index.h"
+
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -29,10 +32,10 @@
 namespace voxir {
 
 struct BenchmarkOptions {
-  std::vector<std::string> embedders{"builtin"};  // embedder specs (voxir/embed.h)
+  std::vector<std::string> embedders{kDefaultEmbedderSpec};  // embedder specs (voxir/embed.h)
   // Index spec (voxir/index.h). The paper's tables use Faiss HNSW (its M is not stated; 32 is
   // ours); "faiss:Flat" gives exact search, slower on large databases.
-  std::string index = "hnswlib:M32";
+  std::string index = kDefaultIndexSpec;
   bool fine = true;    // the class map's classes (104 v1 classes by default)
   bool coarse = true;  // their coarse regions (our 29 by default)
   // CSV of class -> coarse region (voxir/eval.h ClassMap::from_csv); empty: the built-in table.

@@ -26,6 +26,9 @@
 
 namespace voxir {
 
+// The embedder every front end uses when none is named: weight-free, runs anywhere.
+inline constexpr const char* kDefaultEmbedderSpec = "builtin";
+
 // Slice content (voxir/volume.h kMinContentMm2): every embedder measures, for each slice it
 // embeds, the area in mm² of the body it sees.
 // The intensity test, for any embedder: area in mm² of slice k's voxels above kBodyHu.

@@ -36,6 +36,9 @@ namespace voxir {
 // (search breadth, lists probed, re-scoring) are not part of a spec: they travel with each query
 // (AnnParams). Round-1 names still parse: "Flat", "HNSW32[,efc200][,ef64]" (hnswlib) and
 // "IVF1024,PQ48[,nprobe16][,refine50]"; their query knobs are ignored, with a note.
+// The spec every front end builds when none is named: HNSW, as in the paper's tables.
+inline constexpr const char* kDefaultIndexSpec = "hnswlib:M32";
+
 struct IndexSpec {
   enum class Type { kFlat, kHnsw, kIvfPq };
   Type type = Type::kFlat;
@@ -150,6 +153,8 @@ class Index {
   // Whether row `row` shows a body: content >= kMinContentMm2, or content unknown. Rows without
   // content neither receive votes nor take part in MaxSim re-ranking (voxir/search.h).
   [[nodiscard]] bool row_has_content(std::int64_t row) const;
+  // Body area in mm² of each slice of one volume (held in memory); empty when unknown.
+  [[nodiscard]] std::span<const float> content(std::size_t volume) const;
   // Rows for which row_has_content is false.
   [[nodiscard]] std::int64_t num_empty_rows() const;
   // Empty slices of one volume (row_has_content false).

@@ -36,7 +36,7 @@ struct BuildOptions {
   // same volumes with the same embedder (e.g. with another index spec) does not re-embed them.
   // About 9 KB per slice for the built-in embedder.
   std::filesystem::path embedding_cache = default_embedding_cache();
-  // For sources made from paths (add_paths_to_index): put in front of every id, e.g. "tsv2:",
+  // For sources made from paths (the *_from_paths functions): put in front of every id, e.g. "tsv2:",
   // and how to read each path (e.g. the frame of 4-D inputs).
   std::string id_prefix;
   ReadOptions read;
@@ -69,12 +69,18 @@ BuildReport build_index(const std::filesystem::path& dir, std::span<const Volume
 // Adds volumes to an existing index (the embedder must match it). Same guarantees as build.
 BuildReport add_to_index(const std::filesystem::path& dir, std::span<const VolumeSource> sources,
                          const Embedder& embedder, const BuildOptions& options);
-// add_to_index for volumes given by path (as sources_from_paths names them, against the ids
-// already indexed), embedded with the index's own embedder (made from its spec, with
-// options.threads): what `voxir index add` and the Python module's add_to_index do.
-BuildReport add_paths_to_index(const std::filesystem::path& dir,
-                               std::span<const std::filesystem::path> paths,
-                               const BuildOptions& options);
+// build_index for volumes given by path (named by sources_from_paths with options.id_prefix and
+// read with options.read), embedded by make_embedder(embedder_spec) on options.threads threads:
+// what `voxir index build` and the Python module's build_index do.
+BuildReport build_index_from_paths(const std::filesystem::path& dir,
+                                   std::span<const std::filesystem::path> paths,
+                                   std::string_view embedder_spec, const BuildOptions& options);
+// add_to_index for volumes given by path (named as above, against the ids already indexed),
+// embedded with the index's own embedder (made from its spec): what `voxir index add` and the
+// Python module's add_to_index do.
+BuildReport add_to_index_from_paths(const std::filesystem::path& dir,
+                                    std::span<const std::filesystem::path> paths,
+                                    const BuildOptions& options);
 // Removes one volume. Throws Error(kNotFound) when the index has no such volume.
 BuildReport remove_from_index(const std::filesystem::path& dir, std::string_view volume_id,
                               const WriteOptions& options = {});

@@ -225,6 +225,10 @@ VolumeVectors Index::labels(std::size_t volume) const {
   return out;
 }
 
+std::span<const float> Index::content(std::size_t volume) const {
+  return impl_->content.at(volume);
+}
+
 bool Index::row_has_content(std::int64_t row) const {
   return impl_->row_content.at(static_cast<std::size_t>(row)) != 0;
 }

@@ -234,9 +234,17 @@ BuildReport add_to_index(const std::filesystem::path& dir, std::span<const Volum
   return written;
 }
 
-BuildReport add_paths_to_index(const std::filesystem::path& dir,
-                               std::span<const std::filesystem::path> paths,
-                               const BuildOptions& options) {
+BuildReport build_index_from_paths(const std::filesystem::path& dir,
+                                   std::span<const std::filesystem::path> paths,
+                                   std::string_view embedder_spec, const BuildOptions& options) {
+  const auto embedder = make_embedder(embedder_spec, {.threads = options.threads});
+  return build_index(dir, sources_from_paths(paths, {}, options.id_prefix, options.read), *embedder,
+                     options);
+}
+
+BuildReport add_to_index_from_paths(const std::filesystem::path& dir,
+                                    std::span<const std::filesystem::path> paths,
+                                    const BuildOptions& options) {
   std::vector<std::string> taken;
   std::string spec;
   {

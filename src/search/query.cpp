@@ -129,11 +129,12 @@ void resolve_indexed(const Index& index, const Query& query, Resolved& out, Sear
          query.indexed_id);
   }
   const auto position = static_cast<std::size_t>(v - index.volumes().data());
-  const VolumeVectors stored = index.labels(position);
+  // The catalog's class presence is read only when a region needs it.
+  const VolumeVectors stored = query.region.empty() ? VolumeVectors{} : index.labels(position);
   out.slices = choose_slices(query, v->num_slices, nullptr, &stored,
                              fmt::format("indexed volume {}", v->id));
-  if (!stored.content.empty()) {
-    out.content.assign(stored.content.begin() + out.slices[0], stored.content.begin() + out.slices[1] + 1);
+  if (const auto content = index.content(position); !content.empty()) {
+    out.content.assign(content.begin() + out.slices[0], content.begin() + out.slices[1] + 1);
   }
   const auto dim = static_cast<std::size_t>(index.dim());
   out.vectors = index.volume_vectors(position).subspan(
