@@ -25,6 +25,7 @@ struct IndexArgs {
   std::int64_t frame = -1;  // -1: not given
   std::string cache;
   bool no_cache = false;
+  bool strict = false;
   bool json = false;
   bool verify = false;
   bool list_volumes = false;
@@ -35,6 +36,7 @@ std::vector<std::filesystem::path> to_paths(const std::vector<std::string>& inpu
 }
 
 
+// Skipped volumes are listed after the progress bar, so a long build ends with what it left out.
 int print_report(const BuildReport& report, const std::string& dir, const char* verb) {
   for (const auto& [path, why] : report.skipped) fmt::print(stderr, "skipped {}: {}\n", path, why);
   std::string notes;
@@ -50,6 +52,7 @@ BuildOptions build_options(const IndexArgs& args, ProgressBar& bar) {
   BuildOptions options;
   options.threads = args.threads;
   options.id_prefix = args.id_prefix;
+  options.strict = args.strict;
   if (args.frame >= 0) options.read.frame = args.frame;
   if (args.no_cache) {
     options.embedding_cache.clear();
@@ -154,6 +157,10 @@ void add_ingest_options(CLI::App* cmd, IndexArgs& args) {
                   "embedded again (default $XDG_CACHE_HOME/voxir/embeddings or "
                   "~/.cache/voxir/embeddings)");
   cmd->add_flag("--no-cache", args.no_cache, "Do not read or write the embedding cache");
+  cmd->add_flag("--strict", args.strict,
+                "Fail (with that volume's exit code, writing nothing) when any volume cannot be "
+                "read, embedded or labelled. Without it such volumes are skipped and listed at the "
+                "end, and the exit code is 0 when at least one volume was indexed");
   cmd->add_option("--id-prefix", args.id_prefix,
                   "Put this in front of every new volume id (e.g. tsv2:); a dataset whose ids "
                   "are taken gets \"<folder>:\" by default");

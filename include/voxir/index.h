@@ -84,7 +84,8 @@ struct VolumeVectors {
 };
 
 // Throws Error(kInvalidInput) naming the volume, slice and dimension of the first NaN or
-// infinite value in `vectors`, or a content value that is negative or not finite. Every write
+// infinite value in `vectors`, a content value that is negative or not finite, or metadata_json
+// that is not a JSON object. Every write
 // (write_generation, hence build, add and any import) runs it on each volume it adds.
 void check_volume_vectors(const VolumeVectors& vectors, int dim);
 
@@ -120,8 +121,9 @@ struct AnnParams {
 };
 
 // An opened, immutable index generation. Thread-safe: any number of threads may search at once.
-// The slice vectors stay memory-mapped; the generation's files may be replaced on disk by a later
-// build without affecting an open Index.
+// The slice vectors stay memory-mapped. An open Index registers as a reader of its generation
+// (a shared flock on the generation's READERS file): later builds, adds and removes switch the
+// folder to newer generations but do not delete this one until the Index is destroyed.
 class Index {
  public:
   // Throws Error(kNotFound) when `dir` holds no index, kInvalidInput naming the file for a
@@ -170,6 +172,9 @@ class Index {
  private:
   struct Impl;
   explicit Index(std::unique_ptr<Impl> impl);
+  // open() without the translation of other libraries' exceptions into Error.
+  static std::unique_ptr<Index> open_checked(const std::filesystem::path& dir,
+                                             const IndexOpenOptions& options);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -40,6 +40,11 @@ struct BuildOptions {
   // and how to read each path (e.g. the frame of 4-D inputs).
   std::string id_prefix;
   ReadOptions read;
+  // A volume that fails to read, embed or label: false (default): skipped and listed in
+  // BuildReport::skipped, the others are indexed. true: the whole call fails with that volume's
+  // Error (its kind, its path) and nothing is written. For collections where a missing volume
+  // matters more than a finished build.
+  bool strict = false;
   // Called after each volume and at each stage; may throw to abort (the index stays as it was).
   std::function<void(const BuildProgress&)> progress;
 };
@@ -61,9 +66,12 @@ struct BuildOptions {
 [[nodiscard]] VolumeVectors ingest_volume(const VolumeSource& source, const Embedder& embedder,
                                           EmbeddingCache* cache = nullptr);
 
-// Creates (or replaces) the index in `dir` from `sources`. Volumes that fail to read are
-// reported in BuildReport::skipped. Throws Error when no volume could be indexed or the write
-// fails; the previous index in `dir`, if any, is then untouched.
+// Creates (or replaces) the index in `dir` from `sources`. Volumes that fail to read, embed or
+// label are left out and reported in BuildReport::skipped (path, why), unless options.strict.
+// Throws Error when no volume could be indexed (the kind of the first failure), when one fails
+// under options.strict, or when the write fails; the previous index in `dir`, if any, is then
+// untouched. Any exception of a library underneath (Faiss, libtorch, JSON, filesystem,
+// std::bad_alloc) arrives as Error.
 BuildReport build_index(const std::filesystem::path& dir, std::span<const VolumeSource> sources,
                         const Embedder& embedder, const BuildOptions& options);
 // Adds volumes to an existing index (the embedder must match it). Same guarantees as build.

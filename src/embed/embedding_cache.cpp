@@ -133,6 +133,11 @@ SliceEmbeddings EmbeddingCache::embed_all_measured(const Embedder& embedder, con
   if (ec)
     fail(ErrorKind::kIo, "{}: cannot create the embedding cache folder: {}", folder_.string(),
          ec.message());
+  // Several threads or processes may embed the same volume at once: each writes its own
+  // temporary file (write_file_atomic names it with mkstemp) and renames it over the entry, so a
+  // reader finds no entry, one writer's or another's, always whole (and all are equal: same
+  // volume, same embedder). No fsync: a crash may lose an entry, which is then recomputed, and a
+  // damaged one is recognised by its checksum.
   write_file_atomic(path, b, /*sync=*/false);
   return embedded;
 }

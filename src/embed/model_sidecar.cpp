@@ -1,5 +1,6 @@
 #include "embed/model_sidecar.h"
 
+#include "util/exceptions.h"
 #include "voxir/error.h"
 
 #include <fmt/format.h>
@@ -50,13 +51,9 @@ std::filesystem::path find_sidecar(const std::filesystem::path& model) {
        a.string(), b.string());
 }
 
-ModelSidecar parse_sidecar(std::string_view json_text, const std::filesystem::path& path) {
-  json j;
-  try {
-    j = json::parse(json_text);
-  } catch (const json::exception& e) {
-    fail(ErrorKind::kInvalidInput, "{}: not valid JSON: {}", path.string(), e.what());
-  }
+namespace {
+
+ModelSidecar sidecar_from_json(const json& j, const std::filesystem::path& path) {
   if (!j.is_object()) fail(ErrorKind::kInvalidInput, "{}: expected a JSON object", path.string());
   if (j.value("format", "") != "voxir-model/1") {
     fail(ErrorKind::kInvalidInput, "{}: \"format\" is {} (expected \"voxir-model/1\")",
@@ -111,6 +108,15 @@ ModelSidecar parse_sidecar(std::string_view json_text, const std::filesystem::pa
     throw Error(ErrorKind::kInvalidInput, fmt::format("{}: {}", path.string(), e.what()));
   }
   return s;
+}
+
+}  // namespace
+
+ModelSidecar parse_sidecar(std::string_view json_text, const std::filesystem::path& path) {
+  // nlohmann-json throws for malformed text and for a field of another type than asked for
+  // (j.value("name", "") on a number): both are a bad sidecar.
+  return translate_exceptions(path, "not a valid model sidecar", ErrorKind::kInvalidInput,
+                              [&] { return sidecar_from_json(json::parse(json_text), path); });
 }
 
 }  // namespace voxir::embed

@@ -5,6 +5,7 @@
 #include "embed/embed_checks.h"
 #include "embed/parallel.h"
 #include "slicing/preprocess.h"
+#include "util/exceptions.h"
 #include "util/file.h"
 #include "util/hash.h"
 #include "voxir/error.h"
@@ -21,20 +22,12 @@
 namespace voxir::embed {
 namespace {
 
-std::string first_line(const std::string& text) {
-  return text.substr(0, text.find('\n'));
-}
-
 // Loads a model for inference: eval mode, frozen and optimised (batch norms folded into
 // convolutions, ops fused) when libtorch can; as loaded otherwise.
 torch::jit::script::Module load_for_inference(const std::filesystem::path& model) {
-  torch::jit::script::Module module;
-  try {
-    module = torch::jit::load(model.string());
-  } catch (const std::exception& e) {
-    fail(ErrorKind::kInvalidInput, "{}: not a loadable TorchScript model: {}", model.string(),
-         first_line(e.what()));
-  }
+  torch::jit::script::Module module =
+      translate_exceptions(model, "not a loadable TorchScript model", ErrorKind::kInvalidInput,
+                           [&] { return torch::jit::load(model.string()); });
   module.eval();
   try {
     return torch::jit::optimize_for_inference(module);
@@ -57,17 +50,12 @@ class TorchScriptEmbedder final : public Embedder {
     // One forward pass proves that the sidecar's input fits and its output.dim is right.
     const Preprocessing& p = sidecar_.preprocessing;
     torch::Tensor probe = torch::zeros({1, p.channels, p.input_height, p.input_width});
-    torch::Tensor out;
     torch::NoGradGuard guard;
-    try {
-      out = forward(probe);
-    } catch (const Error&) {
-      throw;
-    } catch (const std::exception& e) {  // c10::Error, torch::jit::JITException
-      fail(ErrorKind::kInvalidInput, "{}: the model rejects the sidecar's input {}x{}x{} ({}): {}",
-           model.string(), p.channels, p.input_height, p.input_width, sidecar_path.string(),
-           first_line(e.what()));
-    }
+    const torch::Tensor out = translate_exceptions(
+        model,
+        fmt::format("the model rejects the sidecar's input {}x{}x{} ({})", p.channels,
+                    p.input_height, p.input_width, sidecar_path.string()),
+        ErrorKind::kInvalidInput, [&] { return forward(probe); });
     if (out.dim() != 2 || out.size(1) != sidecar_.output_dim) {
       fail(ErrorKind::kInvalidInput,
            "{}: the model outputs shape {} per batch after pooling, sidecar {} says output.dim {}",
@@ -99,7 +87,10 @@ class TorchScriptEmbedder final : public Embedder {
                                     {in + static_cast<std::size_t>(i) * tensor, tensor}, scratch);
         }
       });
-      torch::Tensor y = forward(input).contiguous();
+      // c10::Error here (out of memory, a shape the model refuses) fails this volume only.
+      const torch::Tensor y =
+          translate_exceptions(path_, "running the model", ErrorKind::kInvalidInput,
+                               [&] { return forward(input).contiguous(); });
       const float* src = y.data_ptr<float>();
       float* dst = out.data() + static_cast<std::size_t>(b - k0) * d;
       for (std::int64_t i = 0; i < n; ++i) {

@@ -3,6 +3,7 @@
 // no second copy of the vectors.
 #include "index/ann.h"
 
+#include "util/exceptions.h"
 #include "voxir/error.h"
 
 #include <faiss/IndexIVF.h>
@@ -59,16 +60,12 @@ class IvfPqAnn final : public Ann {
   RowVectors rows_;
 };
 
-// Faiss throws faiss::FaissException (a std::exception); give it our kind and the file.
+// Faiss throws faiss::FaissException: a verdict on the file's content, unless it is about writing.
 template <typename Fn>
-auto faiss_call(const std::filesystem::path& file, std::string_view what, Fn&& fn) {
-  try {
-    return fn();
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    fail(ErrorKind::kInvalidInput, "{}: {} failed: {}", file.string(), what, e.what());
-  }
+decltype(auto) faiss_call(const std::filesystem::path& file, std::string_view what, Fn&& fn) {
+  const bool writing = what.rfind("writing", 0) == 0;
+  return translate_exceptions(file, what, writing ? ErrorKind::kIo : ErrorKind::kInvalidInput,
+                              std::forward<Fn>(fn));
 }
 
 }  // namespace
@@ -148,9 +145,11 @@ void build_ivfpq(const IndexSpec& spec, const RowVectors& rows,
            "index spec {}: IVF{} needs at least {} vectors to train, there are {}", spec.str(),
            spec.ivf_lists, spec.ivf_lists, rows.n);
     }
-    index.reset(faiss::index_factory(rows.dim,
-                                     fmt::format("IVF{},PQ{}", spec.ivf_lists, spec.pq_m).c_str(),
-                                     faiss::METRIC_INNER_PRODUCT));
+    index.reset(faiss_call(out, "making the IVF-PQ index", [&] {
+      return faiss::index_factory(rows.dim,
+                                  fmt::format("IVF{},PQ{}", spec.ivf_lists, spec.pq_m).c_str(),
+                                  faiss::METRIC_INNER_PRODUCT);
+    }));
     // index_factory turns on polysemous training, a simulated-annealing pass that only helps
     // Hamming-filtered search (unused here) and made training minutes instead of seconds.
     if (auto* ivfpq = dynamic_cast<faiss::IndexIVFPQ*>(index.get()))

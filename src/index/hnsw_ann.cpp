@@ -3,6 +3,7 @@
 // queries with the current one share the index.
 #include "index/ann.h"
 #include "index/mapped_file.h"
+#include "util/exceptions.h"
 #include "util/parallel.h"
 
 #include "voxir/error.h"
@@ -178,20 +179,13 @@ class HnswAnn final : public Ann {
  public:
   HnswAnn(const IndexSpec& spec, const RowVectors& rows, const std::filesystem::path& file)
       : dim_(static_cast<std::size_t>(rows.dim)), space_(dim_) {
-    try {
-      check_hnsw_file(MappedFile(file).bytes(), spec, rows);
-    } catch (const Error&) {
-      throw;
-    } catch (const std::exception& e) {
-      fail(ErrorKind::kInvalidInput, "{}: damaged HNSW graph: {}", file.string(), e.what());
-    }
-    try {
-      // Capacity = the checked count, so the header's own capacity sizes no allocation.
-      hnsw_ =
-          std::make_unique<Hnsw>(&space_, file.string(), false, static_cast<std::size_t>(rows.n));
-    } catch (const std::exception& e) {
-      fail(ErrorKind::kInvalidInput, "{}: cannot read the HNSW graph: {}", file.string(), e.what());
-    }
+    translate_exceptions(file, "damaged HNSW graph", ErrorKind::kInvalidInput,
+                         [&] { check_hnsw_file(MappedFile(file).bytes(), spec, rows); });
+    // Capacity = the checked count, so the header's own capacity sizes no allocation.
+    hnsw_ = translate_exceptions(file, "reading the HNSW graph", ErrorKind::kInvalidInput, [&] {
+      return std::make_unique<Hnsw>(&space_, file.string(), false,
+                                    static_cast<std::size_t>(rows.n));
+    });
     hnsw_->setEf(static_cast<std::size_t>(AnnParams{}.ef_search));
   }
 
@@ -255,7 +249,7 @@ void build_hnsw(const IndexSpec& spec, const RowVectors& rows,
   std::unique_ptr<Hnsw> hnsw;
   std::int64_t start = 0;
   const auto capacity = static_cast<std::size_t>(std::max<std::int64_t>(rows.n, 1));
-  try {
+  translate_exceptions(previous, "reading the HNSW graph", ErrorKind::kInvalidInput, [&] {
     if (!previous.empty() && previous_rows > 0) {
       hnsw = std::make_unique<Hnsw>(&space, previous.string(), false, capacity);
       if (static_cast<std::int64_t>(hnsw->cur_element_count) != previous_rows) {
@@ -268,12 +262,7 @@ void build_hnsw(const IndexSpec& spec, const RowVectors& rows,
                                     static_cast<std::size_t>(spec.ef_construction),
                                     /*random_seed=*/100);
     }
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    fail(ErrorKind::kInvalidInput, "{}: cannot read the HNSW graph: {}", previous.string(),
-         e.what());
-  }
+  });
   const auto d = static_cast<std::size_t>(rows.dim);
   // The first node is added alone so that the others all find an entry point.
   if (start == 0 && rows.n > 0) hnsw->addPoint(rows.data, 0), start = 1;
@@ -298,11 +287,8 @@ void build_hnsw(const IndexSpec& spec, const RowVectors& rows,
   worker();
   for (auto& t : pool) t.join();
   if (error) std::rethrow_exception(error);
-  try {
-    hnsw->saveIndex(out.string());
-  } catch (const std::exception& e) {
-    fail(ErrorKind::kIo, "{}: cannot write the HNSW graph: {}", out.string(), e.what());
-  }
+  translate_exceptions(out, "writing the HNSW graph", ErrorKind::kIo,
+                       [&] { hnsw->saveIndex(out.string()); });
 }
 
 }  // namespace voxir::index

@@ -5,8 +5,11 @@
 #include "index/catalog.h"
 #include "index/manifest.h"
 #include "index/mapped_file.h"
+#include "util/exceptions.h"
 #include "util/file.h"
 #include "voxir/error.h"
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -15,6 +18,9 @@
 namespace voxir {
 
 struct Index::Impl {
+  // First member, so it is released last: registers this reader on its generation, which no
+  // writer deletes while it is held (index/manifest.h).
+  index::ReaderLock reader;
   std::filesystem::path dir;
   std::filesystem::path gen_dir;
   index::Manifest manifest;
@@ -42,6 +48,12 @@ std::vector<std::string_view> fingerprint_parts(std::string_view s) {
     s.remove_prefix(cut + 1);
   }
   return parts;
+}
+
+// Front ends parse a volume's metadata (voxir index info --json); a catalog row that is not an
+// object would make them throw far from the file.
+bool is_json_object(const std::string& text) {
+  return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false).is_object();
 }
 
 }  // namespace
@@ -75,9 +87,17 @@ Index::~Index() = default;
 
 std::unique_ptr<Index> Index::open(const std::filesystem::path& dir,
                                    const IndexOpenOptions& options) {
+  // Faiss, hnswlib and std::filesystem throw their own types; std::bad_alloc for a file whose
+  // checked sizes still do not fit in memory.
+  return translate_exceptions(dir, "opening the index", ErrorKind::kInvalidInput,
+                              [&] { return open_checked(dir, options); });
+}
+
+std::unique_ptr<Index> Index::open_checked(const std::filesystem::path& dir,
+                                           const IndexOpenOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
-  impl->gen_dir = index::current_generation(dir);
+  impl->reader = index::lock_current_generation(dir, impl->gen_dir);
   const auto manifest_path = impl->gen_dir / index::kManifestFile;
   impl->manifest = index::manifest_from_json(read_text_file(manifest_path), manifest_path);
   const auto& m = impl->manifest;
@@ -144,6 +164,10 @@ std::unique_ptr<Index> Index::open(const std::filesystem::path& dir,
     }
     next_row += v.num_slices;
     impl->first_rows.push_back(v.first_row);
+    if (!is_json_object(v.metadata_json)) {
+      fail(ErrorKind::kInvalidInput, "{}: the metadata of volume {} is not a JSON object",
+           catalog_path.string(), v.id);
+    }
     if (!impl->by_id.emplace(v.id, i).second) {
       fail(ErrorKind::kInvalidInput, "{}: volume id {} appears twice", catalog_path.string(), v.id);
     }
@@ -242,6 +266,10 @@ std::int64_t Index::empty_slices(std::size_t volume) const {
 }
 
 void check_volume_vectors(const VolumeVectors& v, int dim) {
+  if (!is_json_object(v.volume.metadata_json)) {
+    fail(ErrorKind::kInvalidInput, "volume {}: metadata {} is not a JSON object", v.volume.id,
+         v.volume.metadata_json.substr(0, 80));
+  }
   const auto d = static_cast<std::size_t>(dim);
   for (std::size_t i = 0; i < v.vectors.size(); ++i) {
     if (!std::isfinite(v.vectors[i])) {

@@ -3,11 +3,18 @@
 #include "util/file.h"
 #include "voxir/error.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
+#include <utility>
 
 namespace voxir::index {
 namespace {
@@ -169,6 +176,94 @@ std::filesystem::path current_generation(const std::filesystem::path& dir) {
          name);
   }
   return gen;
+}
+
+ReaderLock::ReaderLock(ReaderLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+
+ReaderLock& ReaderLock::operator=(ReaderLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+ReaderLock::~ReaderLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the flock
+}
+
+ReaderLock lock_current_generation(const std::filesystem::path& dir,
+                                   std::filesystem::path& gen_dir) {
+  // Each retry means a writer switched generations and deleted the one we read in between; more
+  // than a few in a row would take writes finishing faster than this loop turns.
+  constexpr int kAttempts = 1000;
+  for (int attempt = 0;; ++attempt) {
+    gen_dir = current_generation(dir);
+    const auto readers = gen_dir / kReadersFile;
+    ReaderLock lock;
+    lock.fd_ = ::open(readers.c_str(), O_RDONLY | O_CLOEXEC);
+    if (lock.fd_ < 0) {
+      if (errno != ENOENT) {
+        fail(ErrorKind::kIo, "{}: cannot open: {}", readers.string(), std::strerror(errno));
+      }
+      // No READERS file: a generation written without reader registration, or one renamed away
+      // for deletion (then its manifest is gone from this path too).
+      std::error_code ec;
+      if (std::filesystem::exists(gen_dir / kManifestFile, ec)) return lock;
+    } else {
+      // Blocks only while a writer that already decided to delete this generation holds
+      // LOCK_EX; it renames the folder away before releasing it.
+      while (::flock(lock.fd_, LOCK_SH) != 0) {
+        if (errno != EINTR) {
+          fail(ErrorKind::kIo, "{}: cannot lock: {}", readers.string(), std::strerror(errno));
+        }
+      }
+      // Locked: still the file at that path (not one of a generation renamed for deletion)?
+      struct stat held {}, named {};
+      if (::fstat(lock.fd_, &held) == 0 && ::stat(readers.c_str(), &named) == 0 &&
+          held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
+        return lock;
+      }
+    }
+    if (attempt + 1 >= kAttempts) {
+      fail(ErrorKind::kIo, "{}: the current generation kept changing while opening it ({} tries)",
+           dir.string(), kAttempts);
+    }
+  }
+}
+
+void create_readers_file(const std::filesystem::path& gen_dir) {
+  const auto path = gen_dir / kReadersFile;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) fail(ErrorKind::kIo, "{}: cannot create: {}", path.string(), std::strerror(errno));
+  ::close(fd);
+}
+
+void remove_unused_generations(const std::filesystem::path& dir, const std::string& keep) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> generations, leftovers;
+  const std::string current_tmp = atomic_temp_prefix(dir / kCurrentFile);
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const auto name = entry.path().filename().string();
+    if (name.rfind("gen-", 0) == 0 && name != keep) generations.push_back(entry.path());
+    if (name.rfind(kTrashPrefix, 0) == 0 || name.rfind(current_tmp, 0) == 0)
+      leftovers.push_back(entry.path());
+  }
+  for (const auto& path : leftovers) std::filesystem::remove_all(path, ec);
+  for (const auto& gen : generations) {
+    const auto readers = gen / kReadersFile;
+    const int fd = ::open(readers.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd);  // an open Index holds it
+      continue;
+    }
+    // Held exclusively (or without READERS: unregistered or never finished): rename it away
+    // first, so a reader finds the whole generation or none of it, then delete.
+    const auto trash = dir / (kTrashPrefix + gen.filename().string());
+    const bool renamed = ::rename(gen.c_str(), trash.c_str()) == 0;
+    if (fd >= 0) ::close(fd);
+    if (renamed) std::filesystem::remove_all(trash, ec);
+  }
 }
 
 }  // namespace voxir::index

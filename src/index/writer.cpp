@@ -1,11 +1,14 @@
 // Writing a new index generation and switching to it. Crash safety comes from the order: every
-// file of gen-N+1 is written and fsynced, then its manifest, then CURRENT is replaced atomically
-// (write_file_atomic). Until that rename, readers and a crash see generation N only; an aborted
-// write removes its folder, and a crash leaves a folder that the next write removes.
+// file of gen-N+1 is written and fsynced, then its manifest (fsynced, renamed, folder fsynced),
+// then the index folder is fsynced (the generation's own entry), and only then CURRENT is
+// replaced atomically (write_file_atomic). Until that rename, readers and a crash see generation
+// N only; an aborted write removes its folder, and a crash leaves a folder that the next write
+// removes. Older generations are deleted only when no open Index holds them (manifest.h).
 #include "index/ann.h"
 #include "index/catalog.h"
 #include "index/manifest.h"
 #include "index/mapped_file.h"
+#include "util/exceptions.h"
 #include "util/file.h"
 #include "voxir/error.h"
 #include "voxir/index.h"
@@ -44,16 +47,6 @@ class WriteLock {
  private:
   int fd_ = -1;
 };
-
-void sync_path(const std::filesystem::path& path, bool directory) {
-  const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0)
-    fail(ErrorKind::kIo, "{}: cannot open to sync: {}", path.string(), std::strerror(errno));
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) fail(ErrorKind::kIo, "{}: fsync failed: {}", path.string(), std::strerror(err));
-}
 
 // Streams float rows to a file, keeping the CRC as it goes.
 class VectorFileWriter {
@@ -117,12 +110,12 @@ std::int64_t highest_generation(const std::filesystem::path& dir) {
   return best;
 }
 
-void remove_other_generations(const std::filesystem::path& dir, const std::string& keep) {
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    const auto name = entry.path().filename().string();
-    if (name.rfind("gen-", 0) == 0 && name != keep) std::filesystem::remove_all(entry.path(), ec);
-  }
+// What may be in an index folder besides CURRENT: the lock, generations, and leftovers of an
+// interrupted write (a temporary CURRENT, a generation half deleted).
+bool belongs_to_an_index(const std::filesystem::path& dir, const std::string& name) {
+  return name == index::kLockFile || name.rfind("gen-", 0) == 0 ||
+         name.rfind(index::kTrashPrefix, 0) == 0 ||
+         name.rfind(atomic_temp_prefix(dir / index::kCurrentFile), 0) == 0;
 }
 
 void report(const WriteOptions& options, BuildProgress progress, const char* stage,
@@ -134,12 +127,11 @@ void report(const WriteOptions& options, BuildProgress progress, const char* sta
   options.progress(progress);
 }
 
-}  // namespace
-
-BuildReport write_generation(const std::filesystem::path& dir, bool create,
-                             const IndexSpec& spec_in, const EmbedderIdentity& identity_in,
-                             std::vector<VolumeVectors> add, std::span<const std::string> remove,
-                             const WriteOptions& options) {
+BuildReport write_new_generation(const std::filesystem::path& dir, bool create,
+                                 const IndexSpec& spec_in, const EmbedderIdentity& identity_in,
+                                 std::vector<VolumeVectors> add,
+                                 std::span<const std::string> remove,
+                                 const WriteOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   std::error_code ec;
   if (create) {
@@ -149,7 +141,7 @@ BuildReport write_generation(const std::filesystem::path& dir, bool create,
     if (!std::filesystem::exists(dir / index::kCurrentFile)) {
       for (const auto& entry : std::filesystem::directory_iterator(dir)) {
         const auto name = entry.path().filename().string();
-        if (name != index::kLockFile && name.rfind("gen-", 0) != 0) {
+        if (!belongs_to_an_index(dir, name)) {
           fail(ErrorKind::kUsage,
                "{}: exists and is not a voxir index (holds {}); refusing to write into it",
                dir.string(), name);
@@ -207,6 +199,8 @@ BuildReport write_generation(const std::filesystem::path& dir, bool create,
   std::filesystem::remove_all(gen_dir, ec);
   std::filesystem::create_directory(gen_dir, ec);
   if (ec) fail(ErrorKind::kIo, "{}: cannot create: {}", gen_dir.string(), ec.message());
+  // Before anything can make the generation current, so every reader can register on it.
+  index::create_readers_file(gen_dir);
 
   BuildReport result;
   BuildProgress progress;
@@ -252,7 +246,7 @@ BuildReport write_generation(const std::filesystem::path& dir, bool create,
         previous_rows = removed.empty() ? old->num_vectors() : 0;
       }
       index::build_ann(spec, rows, previous, previous_rows, gen_dir / ann_name, options.threads);
-      sync_path(gen_dir / ann_name, false);
+      sync_file(gen_dir / ann_name);
       const auto bytes = std::filesystem::file_size(gen_dir / ann_name);
       manifest.files.push_back({ann_name, bytes, index::crc32_of_file(gen_dir / ann_name)});
     }
@@ -266,30 +260,43 @@ BuildReport write_generation(const std::filesystem::path& dir, bool create,
       labels.content = std::move(add[i - kept.size()].content);
       return labels;
     });
-    sync_path(gen_dir / index::kCatalogFile, false);
+    sync_file(gen_dir / index::kCatalogFile);
     manifest.files.push_back({index::kCatalogFile,
                               std::filesystem::file_size(gen_dir / index::kCatalogFile),
                               index::crc32_of_file(gen_dir / index::kCatalogFile)});
 
     const std::string text = index::manifest_to_json(manifest);
+    // Durable with the folder's entries (every file above, READERS) once this returns.
     write_file_atomic(gen_dir / index::kManifestFile,
                       {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
-    sync_path(gen_dir, true);
+    // The generation folder's own entry in `dir`, before CURRENT may name it.
+    sync_directory(dir);
     report(options, progress, "switching", start);  // last chance to abort
     const std::string pointer = gen_name + "\n";
     write_file_atomic(dir / index::kCurrentFile,
                       {reinterpret_cast<const std::uint8_t*>(pointer.data()), pointer.size()});
-    sync_path(dir, true);
   } catch (...) {
     std::filesystem::remove_all(gen_dir, ec);
     throw;
   }
-  old.reset();
-  remove_other_generations(dir, gen_name);
+  old.reset();  // our own registration on the old generation
+  index::remove_unused_generations(dir, gen_name);
   result.volumes_added = add.size();
   result.generation = generation;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
+}
+
+}  // namespace
+
+BuildReport write_generation(const std::filesystem::path& dir, bool create, const IndexSpec& spec,
+                             const EmbedderIdentity& identity, std::vector<VolumeVectors> add,
+                             std::span<const std::string> remove, const WriteOptions& options) {
+  // std::filesystem (sizes, listings), hnswlib and Faiss throw their own types; and
+  // std::bad_alloc when the vectors do not fit.
+  return translate_exceptions(dir, "writing the index", ErrorKind::kIo, [&] {
+    return write_new_generation(dir, create, spec, identity, std::move(add), remove, options);
+  });
 }
 
 }  // namespace voxir

@@ -1,4 +1,5 @@
 // From volumes on disk to index generations: naming, reading, embedding, labelling.
+#include "util/exceptions.h"
 #include "voxir/dataset.h"
 #include "voxir/embed.h"
 #include "voxir/error.h"
@@ -38,6 +39,57 @@ EmbedderIdentity identity_of(const Embedder& embedder) {
   return {embedder.spec(), embedder.fingerprint(), embedder.dim()};
 }
 
+// Reads, embeds and labels one volume (ingest_volume without the context and translation).
+VolumeVectors read_and_embed(const VolumeSource& source, const Embedder& embedder,
+                             EmbeddingCache* cache) {
+  const Volume volume = read_volume(source.path, source.read);
+  VolumeVectors out;
+  out.volume.id = source.id.empty() ? volume_id_for_path(source.path) : source.id;
+  std::error_code ec;  // absolute, so the catalog means the same from any working directory
+  out.volume.source = std::filesystem::absolute(source.path, ec).lexically_normal().string();
+  out.volume.dims = volume.dims();
+  out.volume.spacing = volume.spacing();
+  out.volume.split = source.split;
+  out.volume.metadata_json = source.metadata_json.empty() ? "{}" : source.metadata_json;
+  out.volume.num_slices = volume.nz();
+  if (volume.nz() <= 0) fail(ErrorKind::kInvalidInput, "the volume has no slices");
+  // The embedder spreads a volume's slices over its own threads.
+  SliceEmbeddings embedded = cache == nullptr ? embedder.embed_all_measured(volume)
+                                              : cache->embed_all_measured(embedder, volume);
+  out.vectors = std::move(embedded.vectors);
+  out.content = std::move(embedded.content);
+  // A misbehaving embedder (NaN weights, a division by zero) is caught here, so the volume is
+  // skipped with this reason rather than failing the whole write.
+  check_volume_vectors(out, embedder.dim());
+  const auto largest = std::max_element(out.content.begin(), out.content.end());
+  if (largest != out.content.end() && !(*largest >= kMinContentMm2)) {
+    fail(ErrorKind::kInvalidInput,
+         "no slice shows a body (the largest body area of its {} slices is {:.0f} mm², a slice "
+         "needs {:.0f} mm²): nothing in it could be found",
+         volume.nz(), *largest, kMinContentMm2);
+  }
+  if (!source.labels.empty()) {
+    const SliceLabels labels =
+        with_context(fmt::format("reading labels {}", source.labels.string()),
+                     [&] {
+                       return translate_exceptions({}, {}, ErrorKind::kInvalidInput,
+                                                   [&] { return read_labels(source.labels, volume); });
+                     });
+    const auto classes = labels.catalog().classes().size();
+    out.presence_bytes = static_cast<int>((classes + 7) / 8);
+    out.presence.assign(static_cast<std::size_t>(volume.nz() * out.presence_bytes), 0);
+    for (std::size_t c = 0; c < classes; ++c) {
+      for (std::int64_t k = 0; k < volume.nz(); ++k) {
+        if (labels.present(static_cast<int>(c), k)) {
+          out.presence[static_cast<std::size_t>(k * out.presence_bytes) + c / 8] |=
+              static_cast<std::uint8_t>(1u << (c % 8));
+        }
+      }
+    }
+  }
+  return out;
+}
+
 // Embeds and stages every source; a volume that fails is reported and skipped.
 std::vector<VolumeVectors> ingest_all(std::span<const VolumeSource> sources,
                                       const Embedder& embedder, const BuildOptions& options,
@@ -55,6 +107,7 @@ std::vector<VolumeVectors> ingest_all(std::span<const VolumeSource> sources,
       out.push_back(ingest_volume(source, embedder, cache ? &*cache : nullptr));
       progress.slices_done += out.back().volume.num_slices;
     } catch (const Error& e) {
+      if (options.strict) throw;
       report.skipped.emplace_back(source.path.string(), e.what());
       if (!first_kind) first_kind = e.kind();
     }
@@ -160,50 +213,11 @@ std::vector<VolumeSource> sources_from_paths(std::span<const std::filesystem::pa
 
 VolumeVectors ingest_volume(const VolumeSource& source, const Embedder& embedder,
                             EmbeddingCache* cache) {
+  // Whatever a reader, the embedder or the cache throws (a filesystem_error from an unreadable
+  // labels folder, c10::Error, std::bad_alloc for a huge volume) fails this volume, with its path.
   return with_context(fmt::format("indexing {}", source.path.string()), [&] {
-    const Volume volume = read_volume(source.path, source.read);
-    VolumeVectors out;
-    out.volume.id = source.id.empty() ? volume_id_for_path(source.path) : source.id;
-    std::error_code ec;  // absolute, so the catalog means the same from any working directory
-    out.volume.source = std::filesystem::absolute(source.path, ec).lexically_normal().string();
-    out.volume.dims = volume.dims();
-    out.volume.spacing = volume.spacing();
-    out.volume.split = source.split;
-    out.volume.metadata_json = source.metadata_json.empty() ? "{}" : source.metadata_json;
-    out.volume.num_slices = volume.nz();
-    if (volume.nz() <= 0) fail(ErrorKind::kInvalidInput, "the volume has no slices");
-    // The embedder spreads a volume's slices over its own threads.
-    SliceEmbeddings embedded = cache == nullptr ? embedder.embed_all_measured(volume)
-                                                : cache->embed_all_measured(embedder, volume);
-    out.vectors = std::move(embedded.vectors);
-    out.content = std::move(embedded.content);
-    // A misbehaving embedder (NaN weights, a division by zero) is caught here, so the volume is
-    // skipped with this reason rather than failing the whole write.
-    check_volume_vectors(out, embedder.dim());
-    const auto largest = std::max_element(out.content.begin(), out.content.end());
-    if (largest != out.content.end() && !(*largest >= kMinContentMm2)) {
-      fail(ErrorKind::kInvalidInput,
-           "no slice shows a body (the largest body area of its {} slices is {:.0f} mm², a slice "
-           "needs {:.0f} mm²): nothing in it could be found",
-           volume.nz(), *largest, kMinContentMm2);
-    }
-    if (!source.labels.empty()) {
-      const SliceLabels labels =
-          with_context(fmt::format("reading labels {}", source.labels.string()),
-                       [&] { return read_labels(source.labels, volume); });
-      const auto classes = labels.catalog().classes().size();
-      out.presence_bytes = static_cast<int>((classes + 7) / 8);
-      out.presence.assign(static_cast<std::size_t>(volume.nz() * out.presence_bytes), 0);
-      for (std::size_t c = 0; c < classes; ++c) {
-        for (std::int64_t k = 0; k < volume.nz(); ++k) {
-          if (labels.present(static_cast<int>(c), k)) {
-            out.presence[static_cast<std::size_t>(k * out.presence_bytes) + c / 8] |=
-                static_cast<std::uint8_t>(1u << (c % 8));
-          }
-        }
-      }
-    }
-    return out;
+    return translate_exceptions({}, {}, ErrorKind::kInvalidInput,
+                                [&] { return read_and_embed(source, embedder, cache); });
   });
 }
 

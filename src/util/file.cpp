@@ -3,6 +3,7 @@
 #include "voxir/error.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -55,6 +56,16 @@ std::size_t read_up_to(const Fd& fd, std::uint8_t* out, std::size_t n, const std
   return done;
 }
 
+void fsync_path(const std::filesystem::path& path, int flags) {
+  const Fd fd(::open(path.c_str(), flags | O_CLOEXEC));
+  if (fd.get() < 0) {
+    fail(ErrorKind::kIo, "{}: cannot open to sync: {}", path.string(), std::strerror(errno));
+  }
+  if (::fsync(fd.get()) != 0) {
+    fail(ErrorKind::kIo, "{}: fsync failed: {}", path.string(), std::strerror(errno));
+  }
+}
+
 }  // namespace
 
 std::vector<std::uint8_t> read_file(const std::filesystem::path& path) {
@@ -78,35 +89,48 @@ std::string read_text_file(const std::filesystem::path& path) {
   return {bytes.begin(), bytes.end()};
 }
 
+std::string atomic_temp_prefix(const std::filesystem::path& path) {
+  return fmt::format(".{}.", path.filename().string());
+}
+
+void sync_file(const std::filesystem::path& path) {
+  fsync_path(path, O_RDONLY);
+}
+
+void sync_directory(const std::filesystem::path& dir) {
+  fsync_path(dir.empty() ? std::filesystem::path(".") : dir, O_RDONLY | O_DIRECTORY);
+}
+
 void write_file_atomic(const std::filesystem::path& path, std::span<const std::uint8_t> bytes,
                        bool sync) {
-  const std::filesystem::path tmp =
-      path.parent_path() / fmt::format(".{}.tmp{}", path.filename().string(), ::getpid());
-  {
-    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (fd.get() < 0) fail(ErrorKind::kIo, "{}: cannot create: {}", tmp.string(), std::strerror(errno));
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        const std::string why = std::strerror(errno);
-        ::unlink(tmp.c_str());
-        fail(ErrorKind::kIo, "{}: write failed: {}", tmp.string(), why);
-      }
-      done += static_cast<std::size_t>(n);
-    }
-    if ((sync && ::fsync(fd.get()) != 0) || ::close(fd.release()) != 0) {
-      const std::string why = std::strerror(errno);
-      ::unlink(tmp.c_str());
-      fail(ErrorKind::kIo, "{}: flushing failed: {}", tmp.string(), why);
-    }
+  std::string tmp = (path.parent_path() / (atomic_temp_prefix(path) + "XXXXXX")).string();
+  Fd fd(::mkostemp(tmp.data(), O_CLOEXEC));
+  if (fd.get() < 0) {
+    fail(ErrorKind::kIo, "{}: cannot create a temporary file beside it: {}", path.string(),
+         std::strerror(errno));
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+  // From here on every failure removes the temporary file before throwing.
+  auto give_up = [&](std::string_view what) {
     const std::string why = std::strerror(errno);
     ::unlink(tmp.c_str());
-    fail(ErrorKind::kIo, "{}: cannot rename into place: {}", path.string(), why);
+    fail(ErrorKind::kIo, "{}: {}: {}", path.string(), what, why);
+  };
+  // mkstemp creates 0600; an index or cache file is as readable as any file its owner writes.
+  if (::fchmod(fd.get(), 0644) != 0) give_up("cannot set the permissions of the temporary file");
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) give_up(fmt::format("writing {} failed", tmp));
+    done += static_cast<std::size_t>(n);
   }
+  // The data must be on disk before the rename makes it visible: otherwise a crash could leave
+  // `path` naming an empty or partial file.
+  if (sync && ::fsync(fd.get()) != 0) give_up(fmt::format("flushing {} failed", tmp));
+  if (::close(fd.release()) != 0) give_up(fmt::format("closing {} failed", tmp));
+  if (::rename(tmp.c_str(), path.c_str()) != 0) give_up("cannot rename the new file into place");
+  // The rename itself is only durable once the folder is.
+  if (sync) sync_directory(path.parent_path());
 }
 
 }  // namespace voxir

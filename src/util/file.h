@@ -19,11 +19,24 @@ namespace voxir {
 
 [[nodiscard]] std::string read_text_file(const std::filesystem::path& path);
 
-// Writes `bytes` to a temporary file beside `path`, flushes it and renames it over `path`, so
-// readers see the old file or the new one, never a partial one. With `sync` the data is flushed
-// to disk before the rename (durable across power loss; costs a few ms per file). Throws
-// Error(kIo).
+// Writes `bytes` to a new temporary file beside `path` (".<name>.XXXXXX", a unique name made by
+// mkstemp, so threads and processes writing the same path never share one), then renames it over
+// `path`: readers see the old file or the new one, never a partial one, and the last rename wins.
+// With `sync` (durable across a crash or power loss): the file is fsynced before the rename and
+// the folder after it, so once this returns the new content survives a crash; costs a few ms.
+// Without it the rename is still atomic for readers, but a crash may lose the new file (a cache
+// can afford that). A crash before the rename can leave the temporary file behind (see
+// atomic_temp_prefix). Throws Error(kIo) naming the file; the temporary file is then removed.
 void write_file_atomic(const std::filesystem::path& path, std::span<const std::uint8_t> bytes,
                        bool sync = true);
+
+// The prefix of the temporary names write_file_atomic uses for `path` (".<name>."): whoever
+// owns the folder may delete such leftovers when no write can be running (e.g. under a lock).
+[[nodiscard]] std::string atomic_temp_prefix(const std::filesystem::path& path);
+
+// fsync of a file or of a folder (the folder's entries: files created, renamed or removed in it).
+// Throws Error(kIo) naming the path.
+void sync_file(const std::filesystem::path& path);
+void sync_directory(const std::filesystem::path& dir);
 
 }  // namespace voxir
