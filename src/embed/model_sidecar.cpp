@@ -113,10 +113,12 @@ ModelSidecar sidecar_from_json(const json& j, const std::filesystem::path& path)
 }  // namespace
 
 ModelSidecar parse_sidecar(std::string_view json_text, const std::filesystem::path& path) {
-  // nlohmann-json throws for malformed text and for a field of another type than asked for
-  // (j.value("name", "") on a number): both are a bad sidecar.
-  return translate_exceptions(path, "not a valid model sidecar", ErrorKind::kInvalidInput,
-                              [&] { return sidecar_from_json(json::parse(json_text), path); });
+  const json j = translate_exceptions(path, "not valid JSON", ErrorKind::kInvalidInput,
+                                     [&] { return json::parse(json_text); });
+  // nlohmann-json also throws for a field of another type than asked for (j.value("name", "")
+  // on a number).
+  return translate_exceptions(path, "malformed model sidecar", ErrorKind::kInvalidInput,
+                              [&] { return sidecar_from_json(j, path); });
 }
 
 }  // namespace voxir::embed
