@@ -373,6 +373,41 @@ TEST(Generations, AreDeletedOnlyWhenNoReaderHoldsThem) {
   EXPECT_EQ(generations(dir), std::vector<std::string>{"gen-000003"});
 }
 
+// Readers opening while a writer switches and deletes generations: each open finds a whole
+// generation (the old or the new one), never one deleted under it.
+TEST(Generations, OpensDuringWritesAlwaysFindAWholeGeneration) {
+  TempDir tmp;
+  const auto dir = tmp / "index";
+  auto set = testing::clustered_set({.volumes = 5, .slices = 10});
+  write_generation(dir, true, IndexSpec::parse("faiss:Flat"), kIdentity,
+                   {set.begin(), set.begin() + 4}, {}, {});
+  std::atomic<bool> done{false};
+  std::atomic<int> opens{0};
+  std::vector<std::string> failures;
+  std::thread reader([&] {
+    while (!done) {
+      try {
+        const auto index = Index::open(dir, {.verify_checksums = true});
+        const auto n = index->volumes().size();
+        if (n != 4 && n != 5) failures.push_back(fmt::format("{} volumes", n));
+        ++opens;
+      } catch (const Error& e) {
+        failures.emplace_back(e.what());
+      }
+    }
+  });
+  const std::vector<std::string> last{set[4].volume.id};
+  for (int round = 0; round < 25; ++round) {
+    write_generation(dir, false, {}, {}, {set[4]}, {}, {});
+    write_generation(dir, false, {}, {}, {}, last, {});
+  }
+  done = true;
+  reader.join();
+  EXPECT_TRUE(failures.empty()) << failures.size() << " of " << opens + failures.size()
+                                << " opens failed, first: " << failures.front();
+  EXPECT_GT(opens, 0);
+}
+
 // What a kill can leave: a temporary CURRENT, a half-deleted generation, a half-written one.
 TEST(Generations, LeftoversOfAnInterruptedWriteAreRemovedByTheNextOne) {
   TempDir tmp;
