@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <new>
 
 int main(int argc, char** argv) {
   CLI::App app{"voxir: content-based retrieval of 3D CT volumes"};
@@ -28,6 +29,9 @@ int main(int argc, char** argv) {
   } catch (const voxir::Error& e) {
     fmt::print(stderr, "voxir: {}: {}\n", voxir::to_string(e.kind()), e.what());
     return voxir::exit_code(e.kind());
+  } catch (const std::bad_alloc&) {  // outside the library (which reports it as an I/O error)
+    fmt::print(stderr, "voxir: {}: out of memory\n", voxir::to_string(voxir::ErrorKind::kIo));
+    return voxir::exit_code(voxir::ErrorKind::kIo);
   } catch (const std::exception& e) {
     fmt::print(stderr, "voxir: internal error: {}\n", e.what());
     return voxir::exit_code(voxir::ErrorKind::kInternal);

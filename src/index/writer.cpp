@@ -276,7 +276,14 @@ BuildReport write_new_generation(const std::filesystem::path& dir, bool create,
     write_file_atomic(dir / index::kCurrentFile,
                       {reinterpret_cast<const std::uint8_t*>(pointer.data()), pointer.size()});
   } catch (...) {
-    std::filesystem::remove_all(gen_dir, ec);
+    // A failure after the rename of CURRENT (the folder's fsync) leaves the new generation live:
+    // it is complete, so it stays.
+    bool live = false;
+    try {
+      live = index::current_generation(dir) == gen_dir;
+    } catch (const Error&) {
+    }
+    if (!live) std::filesystem::remove_all(gen_dir, ec);
     throw;
   }
   old.reset();  // our own registration on the old generation

@@ -110,10 +110,10 @@ void write_file_atomic(const std::filesystem::path& path, std::span<const std::u
          std::strerror(errno));
   }
   // From here on every failure removes the temporary file before throwing.
-  auto give_up = [&](std::string_view what) {
+  auto give_up = [&](const char* what) {
     const std::string why = std::strerror(errno);
     ::unlink(tmp.c_str());
-    fail(ErrorKind::kIo, "{}: {}: {}", path.string(), what, why);
+    fail(ErrorKind::kIo, "{}: {} ({}): {}", path.string(), what, tmp, why);
   };
   // mkstemp creates 0600; an index or cache file is as readable as any file its owner writes.
   if (::fchmod(fd.get(), 0644) != 0) give_up("cannot set the permissions of the temporary file");
@@ -121,13 +121,13 @@ void write_file_atomic(const std::filesystem::path& path, std::span<const std::u
   while (done < bytes.size()) {
     const ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) give_up(fmt::format("writing {} failed", tmp));
+    if (n <= 0) give_up("writing the temporary file failed");
     done += static_cast<std::size_t>(n);
   }
   // The data must be on disk before the rename makes it visible: otherwise a crash could leave
   // `path` naming an empty or partial file.
-  if (sync && ::fsync(fd.get()) != 0) give_up(fmt::format("flushing {} failed", tmp));
-  if (::close(fd.release()) != 0) give_up(fmt::format("closing {} failed", tmp));
+  if (sync && ::fsync(fd.get()) != 0) give_up("flushing the temporary file failed");
+  if (::close(fd.release()) != 0) give_up("closing the temporary file failed");
   if (::rename(tmp.c_str(), path.c_str()) != 0) give_up("cannot rename the new file into place");
   // The rename itself is only durable once the folder is.
   if (sync) sync_directory(path.parent_path());
