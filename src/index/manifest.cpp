@@ -158,7 +158,10 @@ std::string generation_name(std::int64_t generation) {
   return fmt::format("gen-{:06d}", generation);
 }
 
-std::filesystem::path current_generation(const std::filesystem::path& dir) {
+namespace {
+
+// The generation CURRENT names (checked to be a generation name, not to exist).
+std::filesystem::path named_generation(const std::filesystem::path& dir) {
   const auto pointer = dir / kCurrentFile;
   std::error_code ec;
   if (!std::filesystem::exists(pointer, ec)) {
@@ -170,11 +173,21 @@ std::filesystem::path current_generation(const std::filesystem::path& dir) {
     fail(ErrorKind::kInvalidInput, "{}: holds \"{}\", expected a generation name like gen-000001",
          pointer.string(), name);
   }
-  const auto gen = dir / name;
-  if (!std::filesystem::is_directory(gen, ec)) {
-    fail(ErrorKind::kInvalidInput, "{}: points to {}, which does not exist", pointer.string(),
-         name);
-  }
+  return dir / name;
+}
+
+[[noreturn]] void fail_missing_generation(const std::filesystem::path& dir,
+                                          const std::filesystem::path& gen) {
+  fail(ErrorKind::kInvalidInput, "{}: points to {}, which does not exist",
+       (dir / kCurrentFile).string(), gen.filename().string());
+}
+
+}  // namespace
+
+std::filesystem::path current_generation(const std::filesystem::path& dir) {
+  const auto gen = named_generation(dir);
+  std::error_code ec;
+  if (!std::filesystem::is_directory(gen, ec)) fail_missing_generation(dir, gen);
   return gen;
 }
 
@@ -198,7 +211,7 @@ ReaderLock lock_current_generation(const std::filesystem::path& dir,
   // than a few in a row would take writes finishing faster than this loop turns.
   constexpr int kAttempts = 1000;
   for (int attempt = 0;; ++attempt) {
-    gen_dir = current_generation(dir);
+    gen_dir = named_generation(dir);
     const auto readers = gen_dir / kReadersFile;
     ReaderLock lock;
     lock.fd_ = ::open(readers.c_str(), O_RDONLY | O_CLOEXEC);
@@ -206,10 +219,15 @@ ReaderLock lock_current_generation(const std::filesystem::path& dir,
       if (errno != ENOENT) {
         fail(ErrorKind::kIo, "{}: cannot open: {}", readers.string(), std::strerror(errno));
       }
-      // No READERS file: a generation written without reader registration, or one renamed away
-      // for deletion (then its manifest is gone from this path too).
+      // No READERS file: a generation written without reader registration, or one that a
+      // writer renamed away for deletion after switching CURRENT (then its manifest is gone from
+      // this path too, and CURRENT names another generation now).
       std::error_code ec;
       if (std::filesystem::exists(gen_dir / kManifestFile, ec)) return lock;
+      if (named_generation(dir) == gen_dir) {
+        if (!std::filesystem::is_directory(gen_dir, ec)) fail_missing_generation(dir, gen_dir);
+        return lock;  // unregistered and incomplete: Index::open names what is missing
+      }
     } else {
       // Blocks only while a writer that already decided to delete this generation holds
       // LOCK_EX; it renames the folder away before releasing it.
