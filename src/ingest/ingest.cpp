@@ -191,7 +191,10 @@ std::vector<VolumeSource> sources_from_paths(std::span<const std::filesystem::pa
           s.labels = subject.segmentations;
         s.split = subject.split;
         s.read = read;
-        s.metadata_json = nlohmann::json(subject.meta).dump();
+        // meta.csv may be in Latin-1 (an institution name): invalid UTF-8 is replaced, where
+        // dump() would throw.
+        s.metadata_json = nlohmann::json(subject.meta).dump(
+            -1, ' ', false, nlohmann::json::error_handler_t::replace);
         out.push_back(std::move(s));
       }
       continue;

@@ -241,6 +241,22 @@ TEST(BuildSkips, VolumesThatFailToReadOrEmbedAreListedWithTheirCause) {
   EXPECT_TRUE(contains(none.message, "no volume could be indexed")) << none.message;
 }
 
+// nlohmann-json's dump() throws on invalid UTF-8: a meta.csv in Latin-1 made naming the sources
+// of a dataset escape as an internal error.
+TEST(BuildSkips, DatasetMetadataInLatin1IsKept) {
+  TempDir tmp;
+  std::filesystem::create_directories(tmp / "ds" / "s0001");
+  testing::write_phantom(tmp / "ds" / "s0001" / "ct.nii.gz", 1);
+  const std::string meta = "image_id;institute;split\ns0001;H\xf4pital Nord;train\n";
+  write_file_atomic(tmp / "ds" / "meta.csv",
+                    {reinterpret_cast<const std::uint8_t*>(meta.data()), meta.size()});
+  const std::vector<std::filesystem::path> paths{tmp / "ds"};
+  const auto sources = sources_from_paths(paths);
+  ASSERT_EQ(sources.size(), 1u);
+  const auto j = nlohmann::json::parse(sources[0].metadata_json);
+  EXPECT_TRUE(contains(j.at("institute").get<std::string>(), "pital Nord")) << j.dump();
+}
+
 // --- Item 4: crash and concurrency safety -------------------------------------------------
 
 // Threads of one process replacing one file: with a temporary name per process (round 1) they
