@@ -23,7 +23,7 @@ enum class NpyType { kFloat32, kFloat16, kInt32, kInt64 };
 [[nodiscard]] std::string_view to_string(NpyType type);
 
 struct NpyArray {
-  std::vector<std::int64_t> shape;  // () for a scalar
+  std::vector<std::int64_t> shape;    // () for a scalar
   NpyType dtype = NpyType::kFloat32;  // as stored in the file
   // The values in C order: float dtypes in `floats`, integer dtypes in `ints`; the other is empty.
   std::vector<float> floats;

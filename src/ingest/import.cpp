@@ -21,7 +21,9 @@ namespace {
 
 constexpr std::string_view kExternalPrefix = "external:";
 
-std::string shape_text(const NpyArray& a) { return fmt::format("({})", fmt::join(a.shape, ", ")); }
+std::string shape_text(const NpyArray& a) {
+  return fmt::format("({})", fmt::join(a.shape, ", "));
+}
 
 // A float matrix of `n x d` rows (d = dim when dim > 0), or an error naming the file and role.
 void check_float_matrix(const NpyArray& a, const std::filesystem::path& file, std::string_view role,
@@ -53,9 +55,8 @@ void check_int_vector(const NpyArray& a, const std::filesystem::path& file, std:
          file.string(), role, to_string(a.dtype));
   }
   if (a.shape.size() != 1 || a.shape[0] != rows) {
-    fail(ErrorKind::kInvalidInput,
-         "{}: {} of shape {} (expected ({},): one per row of {})", file.string(), role,
-         shape_text(a), rows, vectors.string());
+    fail(ErrorKind::kInvalidInput, "{}: {} of shape {} (expected ({},): one per row of {})",
+         file.string(), role, shape_text(a), rows, vectors.string());
   }
 }
 
@@ -119,7 +120,9 @@ std::vector<std::string> read_names(const std::filesystem::path& file, std::size
 
 }  // namespace
 
-std::string external_embedder_spec(int dim) { return fmt::format("{}{}", kExternalPrefix, dim); }
+std::string external_embedder_spec(int dim) {
+  return fmt::format("{}{}", kExternalPrefix, dim);
+}
 
 BuildReport import_vectors(const std::filesystem::path& dir, const ImportSource& source,
                            const ImportOptions& options) {
@@ -186,11 +189,9 @@ BuildReport import_vectors(const std::filesystem::path& dir, const ImportSource&
   std::vector<std::string> names;
   if (!source.names.empty()) names = read_names(source.names, slots.size());
 
-  normalise_rows(vectors.floats, static_cast<std::size_t>(dim), source.vectors,
-                 [&](std::size_t r) {
-                   return fmt::format(" (volume {}, slice {})", volume_ids.ints[r],
-                                      slice_ids.ints[r]);
-                 });
+  normalise_rows(vectors.floats, static_cast<std::size_t>(dim), source.vectors, [&](std::size_t r) {
+    return fmt::format(" (volume {}, slice {})", volume_ids.ints[r], slice_ids.ints[r]);
+  });
 
   std::error_code ec;
   const std::string origin =
@@ -224,8 +225,8 @@ BuildReport import_vectors(const std::filesystem::path& dir, const ImportSource&
       }
     }
   }
-  const EmbedderIdentity identity{external_embedder_spec(dim),
-                                  fmt::format("external;dim={}", dim), dim};
+  const EmbedderIdentity identity{external_embedder_spec(dim), fmt::format("external;dim={}", dim),
+                                  dim};
   existing.reset();  // write_generation opens the index itself
   return write_generation(dir, /*create=*/index_dim == 0, spec, identity, std::move(add), {},
                           options.write);

@@ -2,9 +2,9 @@
 // this reads exactly what numpy.lib.format writes ({'descr': ..., 'fortran_order': ...,
 // 'shape': (...), }) and refuses anything else, so a fuzzer or a hostile file meets a small,
 // linear grammar and bounds checked before any allocation.
+#include "voxir/npy.h"
 #include "util/file.h"
 #include "voxir/error.h"
-#include "voxir/npy.h"
 
 #include <fmt/ranges.h>
 
@@ -26,10 +26,13 @@ constexpr std::string_view kAccepted = "'<f4', '<f2', '<i4' or '<i8'";
 
 std::size_t item_size(NpyType t) {
   switch (t) {
-    case NpyType::kFloat16: return 2;
+    case NpyType::kFloat16:
+      return 2;
     case NpyType::kFloat32:
-    case NpyType::kInt32: return 4;
-    case NpyType::kInt64: return 8;
+    case NpyType::kInt32:
+      return 4;
+    case NpyType::kInt64:
+      return 8;
   }
   return 0;
 }
@@ -46,8 +49,8 @@ class HeaderParser {
          name_, pos_, what);
   }
   void skip_space() {
-    while (pos_ < text_.size() &&
-           (text_[pos_] == ' ' || text_[pos_] == '\n' || text_[pos_] == '\t' || text_[pos_] == '\r'))
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\n' ||
+                                   text_[pos_] == '\t' || text_[pos_] == '\r'))
       ++pos_;
   }
   bool at_end() {
@@ -77,8 +80,8 @@ class HeaderParser {
   }
   bool boolean() {
     skip_space();
-    for (const auto& [word, value] : {std::pair{std::string_view("True"), true},
-                                      std::pair{std::string_view("False"), false}}) {
+    for (const auto& [word, value] :
+         {std::pair{std::string_view("True"), true}, std::pair{std::string_view("False"), false}}) {
       if (text_.substr(pos_, word.size()) == word) {
         pos_ += word.size();
         return value;
@@ -183,8 +186,8 @@ Header parse_header(std::string_view text, std::string_view name) {
   }
   if (!p.at_end()) p.bad("text after the closing brace");
   if (!dtype || !fortran || !shape) {
-    p.bad(fmt::format("missing key{}{}{}", dtype ? "" : " 'descr'", fortran ? "" : " 'fortran_order'",
-                      shape ? "" : " 'shape'"));
+    p.bad(fmt::format("missing key{}{}{}", dtype ? "" : " 'descr'",
+                      fortran ? "" : " 'fortran_order'", shape ? "" : " 'shape'"));
   }
   if (*fortran) {
     fail(ErrorKind::kUnsupported,
@@ -209,9 +212,8 @@ float half_to_float(std::uint16_t h) {
     const float magnitude = std::ldexp(static_cast<float>(mantissa), -24);
     return sign != 0 ? -magnitude : magnitude;
   }
-  const std::uint32_t bits = exponent == 0x1f
-                                 ? sign | 0x7f800000u | (mantissa << 13)  // inf, NaN
-                                 : sign | ((exponent + 112) << 23) | (mantissa << 13);
+  const std::uint32_t bits = exponent == 0x1f ? sign | 0x7f800000u | (mantissa << 13)  // inf, NaN
+                                              : sign | ((exponent + 112) << 23) | (mantissa << 13);
   return std::bit_cast<float>(bits);
 }
 
@@ -219,10 +221,14 @@ float half_to_float(std::uint16_t h) {
 
 std::string_view to_string(NpyType type) {
   switch (type) {
-    case NpyType::kFloat32: return "<f4";
-    case NpyType::kFloat16: return "<f2";
-    case NpyType::kInt32: return "<i4";
-    case NpyType::kInt64: return "<i8";
+    case NpyType::kFloat32:
+      return "<f4";
+    case NpyType::kFloat16:
+      return "<f2";
+    case NpyType::kInt32:
+      return "<i4";
+    case NpyType::kInt64:
+      return "<i8";
   }
   return "?";
 }

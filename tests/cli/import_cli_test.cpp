@@ -7,12 +7,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/wait.h>
 #include <array>
 #include <cstdio>
 #include <fstream>
 #include <limits>
 #include <string>
-#include <sys/wait.h>
 
 namespace voxir {
 namespace {
@@ -23,7 +23,8 @@ struct CliRun {
 };
 
 CliRun run_voxir(const std::string& args, bool with_stderr = true) {
-  const std::string cmd = std::string(VOXIR_CLI) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
+  const std::string cmd =
+      std::string(VOXIR_CLI) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
   CliRun r;
   FILE* p = ::popen(cmd.c_str(), "r");
   if (p == nullptr) return r;
@@ -71,9 +72,9 @@ TEST(CliImport, ImportsAndSearchesWithQueryVectors) {
   std::vector<float> q(rows.begin() + (2 * 6 + 1) * kDim, rows.begin() + (2 * 6 + 5) * kDim);
   testing::perturb(q, kDim, 0.2, 3);
   testing::write_npy(tmp / "q.npy", testing::npy_f32(q, {4, kDim}));
-  const CliRun found =
-      run_voxir("search " + index + " --query-vectors " + (tmp / "q.npy").string() + " --json --top 2",
-                false);
+  const CliRun found = run_voxir(
+      "search " + index + " --query-vectors " + (tmp / "q.npy").string() + " --json --top 2",
+      false);
   ASSERT_EQ(found.code, 0) << found.out;
   const auto j = nlohmann::json::parse(found.out);
   EXPECT_EQ(j["results"][0]["volume"], "c");
@@ -81,8 +82,8 @@ TEST(CliImport, ImportsAndSearchesWithQueryVectors) {
   EXPECT_EQ(j["query"]["slices"], nlohmann::json::array({0, 3}));
 
   // Other options still apply, e.g. a slice range of the query vectors.
-  const CliRun part = run_voxir("search " + index + " --query-vectors " +
-                                (tmp / "q.npy").string() + " --slices 1:2 --no-rerank");
+  const CliRun part = run_voxir("search " + index + " --query-vectors " + (tmp / "q.npy").string() +
+                                " --slices 1:2 --no-rerank");
   EXPECT_EQ(part.code, 0) << part.out;
   EXPECT_NE(part.out.find("slices 1..2"), std::string::npos) << part.out;
 }

@@ -42,7 +42,9 @@ Flat flatten(const std::vector<VolumeVectors>& set, std::uint32_t seed) {
   }
   std::shuffle(rows.begin(), rows.end(), std::mt19937(seed));
   Flat f;
-  const auto id_of = [&](std::size_t v) { return static_cast<std::int64_t>(10 * (set.size() - v)); };
+  const auto id_of = [&](std::size_t v) {
+    return static_cast<std::int64_t>(10 * (set.size() - v));
+  };
   for (const auto& [v, s] : rows) {
     const auto* row = set[v].vectors.data() + s * kDim;
     for (int j = 0; j < kDim; ++j) f.vectors.push_back(3 * row[j]);
@@ -65,7 +67,9 @@ ImportSource write_files(const TempDir& tmp, const Flat& f, const std::string& t
   return s;
 }
 
-ImportOptions flat_options() { return {.index = IndexSpec::parse("faiss:Flat")}; }
+ImportOptions flat_options() {
+  return {.index = IndexSpec::parse("faiss:Flat")};
+}
 
 TEST(Import, BuildsAnIndexThatFindsTheRightVolumeFromQueryVectors) {
   TempDir tmp;
@@ -211,7 +215,8 @@ void run_bad_cases(bool into_existing) {
        ErrorKind::kInvalidInput, "vectors", "dtype '<i4'"},
       {"vectors of float64",
        [&](const TempDir&, ImportSource& s, ImportOptions&) {
-         testing::write_npy(s.vectors, {.descr = "<f8", .shape = {rows, kDim},
+         testing::write_npy(s.vectors, {.descr = "<f8",
+                                        .shape = {rows, kDim},
                                         .data = std::vector<std::uint8_t>(rows * kDim * 8)});
        },
        ErrorKind::kUnsupported, "vectors", "'<f8'"},
@@ -224,8 +229,7 @@ void run_bad_cases(bool into_existing) {
        ErrorKind::kUnsupported, "vectors", "Fortran"},
       {"vectors 1-d",
        [&](const TempDir&, ImportSource& s, ImportOptions&) {
-         testing::write_npy(s.vectors,
-                            testing::npy_f32(good.vectors, {rows * kDim}));
+         testing::write_npy(s.vectors, testing::npy_f32(good.vectors, {rows * kDim}));
        },
        ErrorKind::kInvalidInput, "vectors", "2-d array"},
       {"vectors truncated",
@@ -300,9 +304,7 @@ void run_bad_cases(bool into_existing) {
        },
        ErrorKind::kInvalidInput, "slices", "row 4: slice -1"},
       {"names one short",
-       [&](const TempDir&, ImportSource& s, ImportOptions&) {
-         std::ofstream(s.names) << "a\nb\n";
-       },
+       [&](const TempDir&, ImportSource& s, ImportOptions&) { std::ofstream(s.names) << "a\nb\n"; },
        ErrorKind::kInvalidInput, "names", "2 lines (expected 3"},
       {"a name twice",
        [&](const TempDir&, ImportSource& s, ImportOptions&) {
@@ -358,8 +360,12 @@ void run_bad_cases(bool into_existing) {
   }
 }
 
-TEST(Import, MustFailIntoANewIndexAndWriteNothing) { run_bad_cases(false); }
-TEST(Import, MustFailIntoAnExistingIndexAndKeepIt) { run_bad_cases(true); }
+TEST(Import, MustFailIntoANewIndexAndWriteNothing) {
+  run_bad_cases(false);
+}
+TEST(Import, MustFailIntoAnExistingIndexAndKeepIt) {
+  run_bad_cases(true);
+}
 
 TEST(Import, MustFailWhenTheIndexDiffers) {
   TempDir tmp;
@@ -394,8 +400,8 @@ TEST(Import, MustFailWhenTheIndexDiffers) {
 
   // An index of another embedder.
   write_generation(tmp / "builtin", true, IndexSpec::parse("faiss:Flat"),
-                   {"builtin:tissue", "x", kDim}, testing::clustered_set({.volumes = 2, .dim = kDim}),
-                   {}, {});
+                   {"builtin:tissue", "x", kDim},
+                   testing::clustered_set({.volumes = 2, .dim = kDim}), {}, {});
   expect_refused(tmp / "builtin", {}, ErrorKind::kInvalidInput, (tmp / "builtin").string(),
                  "\"builtin:tissue\"");
 

@@ -1,8 +1,8 @@
 // The .npy reader: every accepted dtype and version, and a must-fail list of broken files.
+#include "voxir/npy.h"
 #include "testutil/npy_files.h"
 #include "testutil/temp_dir.h"
 #include "voxir/error.h"
-#include "voxir/npy.h"
 
 #include <gtest/gtest.h>
 
@@ -43,7 +43,8 @@ TEST(Npy, ReadsFloat32InCOrderInEveryVersion) {
 
 TEST(Npy, WidensFloat16IncludingSubnormalsAndInfinity) {
   // 1, -2, largest finite, smallest subnormal (2^-24), +inf, -0, 0.333 (rounded to half)
-  const std::vector<std::uint16_t> halves = {0x3c00, 0xc000, 0x7bff, 0x0001, 0x7c00, 0x8000, 0x3555};
+  const std::vector<std::uint16_t> halves = {0x3c00, 0xc000, 0x7bff, 0x0001,
+                                             0x7c00, 0x8000, 0x3555};
   const NpyArray a = parse({.descr = "<f2", .shape = {7}, .data = bytes_of(halves)});
   ASSERT_EQ(a.floats.size(), 7u);
   EXPECT_EQ(a.dtype, NpyType::kFloat16);
@@ -139,15 +140,16 @@ TEST(Npy, MustFailWithKindAndMessage) {
     const char* says;
   } cases[] = {
       {"empty file", {}, ErrorKind::kInvalidInput, "not a .npy file"},
-      {"other magic", {'h', 'e', 'l', 'l', 'o', '!', '!', '!', '!', '!'},
-       ErrorKind::kInvalidInput, "\\x93NUMPY"},
+      {"other magic",
+       {'h', 'e', 'l', 'l', 'o', '!', '!', '!', '!', '!'},
+       ErrorKind::kInvalidInput,
+       "\\x93NUMPY"},
       {"npz archive", npz, ErrorKind::kInvalidInput, ".npz"},
       {"version 4", version4, ErrorKind::kUnsupported, "version 4.0"},
       {"cut in the preamble", with_tail(good, 9), ErrorKind::kInvalidInput, "preamble"},
       {"header longer than the file", huge_header, ErrorKind::kInvalidInput, "header claims"},
       {"cut in the header", with_tail(good, 40), ErrorKind::kInvalidInput, "header claims"},
-      {"Fortran order",
-       f32("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }"),
+      {"Fortran order", f32("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }"),
        ErrorKind::kUnsupported, "Fortran"},
       {"big-endian", f32("{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }"),
        ErrorKind::kUnsupported, "big-endian"},
@@ -160,7 +162,8 @@ TEST(Npy, MustFailWithKindAndMessage) {
       {"structured dtype",
        f32("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (6,), }"),
        ErrorKind::kUnsupported, "structured"},
-      {"truncated data", testing::npy_bytes(short_data), ErrorKind::kInvalidInput, "needs more than the 20 data bytes"},
+      {"truncated data", testing::npy_bytes(short_data), ErrorKind::kInvalidInput,
+       "needs more than the 20 data bytes"},
       {"data beyond the shape", testing::npy_bytes(long_data), ErrorKind::kInvalidInput,
        "holds 28 data bytes"},
       {"shape product overflows",
@@ -178,20 +181,18 @@ TEST(Npy, MustFailWithKindAndMessage) {
        f32("{'descr': '<f4', 'fortran_order': False, 'shape': "
            "(1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,6), }"),
        ErrorKind::kInvalidInput, "more than 32 dimensions"},
-      {"missing shape", f32("{'descr': '<f4', 'fortran_order': False, }"),
-       ErrorKind::kInvalidInput, "missing key 'shape'"},
+      {"missing shape", f32("{'descr': '<f4', 'fortran_order': False, }"), ErrorKind::kInvalidInput,
+       "missing key 'shape'"},
       {"unknown key", f32("{'descr': '<f4', 'fortran_order': False, 'shape': (6,), 'x': 1}"),
        ErrorKind::kInvalidInput, "unknown key 'x'"},
       {"one-tuple without comma", f32("{'descr': '<f4', 'fortran_order': False, 'shape': (6)}"),
        ErrorKind::kInvalidInput, "trailing comma"},
-      {"text after the dict",
-       f32("{'descr': '<f4', 'fortran_order': False, 'shape': (6,)} junk"),
+      {"text after the dict", f32("{'descr': '<f4', 'fortran_order': False, 'shape': (6,)} junk"),
        ErrorKind::kInvalidInput, "after the closing brace"},
       {"not a dict", f32("descr=<f4"), ErrorKind::kInvalidInput, "expected '{'"},
       {"unterminated string", f32("{'descr"), ErrorKind::kInvalidInput, "unterminated"},
-      {"fortran_order not a bool",
-       f32("{'descr': '<f4', 'fortran_order': 0, 'shape': (6,)}"), ErrorKind::kInvalidInput,
-       "True or False"},
+      {"fortran_order not a bool", f32("{'descr': '<f4', 'fortran_order': 0, 'shape': (6,)}"),
+       ErrorKind::kInvalidInput, "True or False"},
   };
   for (const auto& c : cases) {
     try {

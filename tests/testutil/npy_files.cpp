@@ -31,8 +31,8 @@ std::vector<std::uint8_t> npy_bytes(const RawNpy& raw) {
   const std::size_t preamble = raw.version == 1 ? 10 : 12;
   while ((preamble + header.size() + 1) % 64 != 0) header += ' ';
   header += '\n';
-  std::vector<std::uint8_t> out = {0x93, 'N', 'U', 'M', 'P', 'Y',
-                                   static_cast<std::uint8_t>(raw.version), 0};
+  std::vector<std::uint8_t> out = {
+      0x93, 'N', 'U', 'M', 'P', 'Y', static_cast<std::uint8_t>(raw.version), 0};
   const std::size_t length_bytes = raw.version == 1 ? 2 : 4;
   for (std::size_t i = 0; i < length_bytes; ++i)
     out.push_back(static_cast<std::uint8_t>(header.size() >> (8 * i)));
@@ -44,7 +44,8 @@ std::vector<std::uint8_t> npy_bytes(const RawNpy& raw) {
 void write_npy(const std::filesystem::path& path, const RawNpy& raw) {
   const auto bytes = npy_bytes(raw);
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   if (!out) throw std::runtime_error("cannot write " + path.string());
 }
 
@@ -53,12 +54,14 @@ RawNpy npy_f32(std::span<const float> values, std::vector<std::int64_t> shape) {
 }
 
 RawNpy npy_i32(std::span<const std::int32_t> values) {
-  return {.descr = "<i4", .shape = {static_cast<std::int64_t>(values.size())},
+  return {.descr = "<i4",
+          .shape = {static_cast<std::int64_t>(values.size())},
           .data = raw_bytes(values)};
 }
 
 RawNpy npy_i64(std::span<const std::int64_t> values) {
-  return {.descr = "<i8", .shape = {static_cast<std::int64_t>(values.size())},
+  return {.descr = "<i8",
+          .shape = {static_cast<std::int64_t>(values.size())},
           .data = raw_bytes(values)};
 }
 

@@ -15,8 +15,8 @@ struct RawNpy {
   bool fortran_order = false;
   std::vector<std::int64_t> shape = {};
   std::vector<std::uint8_t> data = {};  // bytes after the header, as they are to be written
-  int version = 1;                 // 1, 2 or 3: a 2- or 4-byte header length
-  std::string header = {};         // non-empty: written instead of the dict made from the above
+  int version = 1;                      // 1, 2 or 3: a 2- or 4-byte header length
+  std::string header = {};  // non-empty: written instead of the dict made from the above
 };
 
 // The file's bytes: magic, version, header length, header padded to 64 bytes with spaces and
