@@ -266,7 +266,10 @@ Affine best_affine(const nifti_image& nim) {
   return a;
 }
 
-std::string mib(std::uint64_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20)); }
+std::string size_string(std::uint64_t bytes) {
+  if (bytes < (1 << 20)) return fmt::format("{} bytes", bytes);
+  return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20));
+}
 
 // Decompresses the whole gzip file, which must hold `expected` bytes (header, extensions and
 // voxels): refused before allocating when the compressed size or `limits` cannot hold that, and
@@ -278,13 +281,13 @@ std::vector<std::uint8_t> gunzip_all(std::span<const std::uint8_t> gz, std::uint
     fail(ErrorKind::kUnsupported,
          "{}: the image needs {} decompressed, over the limit of {} for .nii.gz files "
          "(docs/limits.md)",
-         path.string(), mib(expected), mib(limits.max_gzip_bytes));
+         path.string(), size_string(expected), size_string(limits.max_gzip_bytes));
   }
   if (expected / kMaxDeflateRatio > gz.size()) {
     fail(ErrorKind::kInvalidInput,
          "{}: the header promises {} of image data, more than a gzip stream of {} bytes can hold "
          "(deflate expands at most {}:1): corrupt header or truncated file",
-         path.string(), mib(expected), gz.size(), kMaxDeflateRatio);
+         path.string(), size_string(expected), gz.size(), kMaxDeflateRatio);
   }
   const std::uint64_t cap = std::min(limits.max_gzip_bytes, expected + kMaxGzipTrailingBytes);
   std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> dec(
@@ -325,7 +328,7 @@ std::vector<std::uint8_t> gunzip_all(std::span<const std::uint8_t> gz, std::uint
         fail(ErrorKind::kInvalidInput,
              "{}: the gzip stream decompresses to more than {}, though the header promises {} "
              "(limit: the promised size + {}; a decompression bomb or a corrupt header)",
-             path.string(), mib(cap), mib(expected), mib(kMaxGzipTrailingBytes));
+             path.string(), size_string(cap), size_string(expected), size_string(kMaxGzipTrailingBytes));
       }
       fail(ErrorKind::kInvalidInput,
            "{}: gzip data is truncated or corrupt (decompression failed; {} bytes of image data "

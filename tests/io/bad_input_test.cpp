@@ -290,7 +290,7 @@ TEST(BadInput, EachMustFailInputGivesItsErrorKindAndNamesTheFile) {
        ErrorKind::kInvalidInput, "decompression bomb"},
       {"gzip image over a lowered max_gzip_bytes",
        [](const TempDir& d) { return valid_gz(d, "big.nii.gz"); },
-       ErrorKind::kUnsupported, "over the limit of 0.1 MiB", std::uint64_t{100} << 10},
+       ErrorKind::kUnsupported, "over the limit of 102400 bytes", std::uint64_t{100} << 10},
       {"gzip member followed by garbage before the image is complete",
        [](const TempDir& d) {
          auto b = small_nifti(d, "garbage.nii");
