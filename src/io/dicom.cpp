@@ -110,6 +110,12 @@ struct LoadedFile {
 
 LoadedFile load(const fs::path& path) {
   LoadedFile f;
+  std::error_code ec;
+  const std::uintmax_t size = fs::file_size(path, ec);
+  if (!ec && size > kMaxDicomFileBytes) {
+    fail(ErrorKind::kUnsupported, "{}: {} bytes, larger than any CT slice voxir reads (limit {} bytes)",
+         path.string(), size, kMaxDicomFileBytes);
+  }
   f.bytes = read_file(path);
   f.structure = check_dicom_structure(f.bytes, path);
   return f;

@@ -40,6 +40,10 @@ inline constexpr std::uint64_t kMaxVoxOffset = std::uint64_t{64} << 20;
 // while refusing a corrupt header before Rows x Columns pixels are allocated per slice.
 inline constexpr std::uint32_t kMaxDicomRowsColumns = 8192;
 
+// Largest DICOM file read. Files are read whole (header scan and decoding); a slice at the
+// Rows/Columns limit with 32-bit pixels is 256 MiB, so a larger file is not a CT slice.
+inline constexpr std::uint64_t kMaxDicomFileBytes = std::uint64_t{1} << 30;
+
 // Limits a reader applies; the defaults are the constants above. Lower them where memory is
 // scarcer than in a batch job (a service reading uploads), or in tests.
 struct ReadLimits {

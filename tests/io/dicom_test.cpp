@@ -452,6 +452,12 @@ TEST(Dicom, EachMustFailFolderGivesItsErrorKind) {
          patch_all(d, 0x0028, 0x0011, 8192);
        },
        ErrorKind::kUnsupported, "over the limit of 2147483648"},
+      {"file over the size limit (sparse, 1.1 GiB)",
+       [](const fs::path& d) {
+         write_series(d, series(3, 1));
+         fs::resize_file(d / "img010", (std::uintmax_t{11} << 30) / 10);  // no disk blocks used
+       },
+       ErrorKind::kUnsupported, "img010: 1181116006 bytes, larger than any CT slice"},
       {"corrupt header",
        [](const fs::path& d) {
          write_series(d, series(3, 1));
