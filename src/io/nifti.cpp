@@ -52,7 +52,6 @@ struct NiftiImageDeleter {
 };
 using NiftiImagePtr = std::unique_ptr<nifti_image, NiftiImageDeleter>;
 
-// Parses and validates the header held at the start of `bytes` (decompressed).
 // Header fields as stored, before nifti_clib adjusts them: it turns a dim of 0 or less into 1 and
 // moves a vox_offset inside the header to its end, which would read other bytes than the file
 // says instead of refusing it.
@@ -110,6 +109,7 @@ void check_stored_fields(std::span<const std::uint8_t> bytes, int version, const
   }
 }
 
+// Parses and validates the header held at the start of `bytes` (decompressed).
 NiftiImagePtr parse_header(std::span<const std::uint8_t> bytes, const std::filesystem::path& path) {
   if (bytes.size() < kNifti1HeaderSize) {
     fail(ErrorKind::kInvalidInput, "{}: file too short for a NIfTI header ({} bytes, expected at least {})",
