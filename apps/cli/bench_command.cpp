@@ -96,6 +96,9 @@ void add_bench_command(CLI::App& app, CommandRun& run) {
                   "A class is present on a slice with at least this many voxels (above 1, database "
                   "labels are re-read)")
       ->capture_default_str();
+  cmd->add_flag("--predicted-regions", o.predicted_regions,
+                "Also run region queries with slices predicted from the database's labels instead "
+                "of the query's (slice IoU and recall side by side; docs/predicted-anatomy.md)");
   cmd->add_option("--max-queries", o.max_queries, "Use only the first N query volumes (0: all)")
       ->capture_default_str();
   cmd->add_option("--threads", o.threads, "Worker threads (0: all cores)")->capture_default_str();

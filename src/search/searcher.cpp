@@ -119,6 +119,8 @@ void SearchParams::validate() const {
   if (rerank && rerank_n < 1)
     fail(ErrorKind::kUsage, "rerank N = {}: must be at least 1 (or disable re-ranking)", rerank_n);
   if (top < 1) fail(ErrorKind::kUsage, "top = {}: must be at least 1", top);
+  if (explain && !rerank)
+    fail(ErrorKind::kUsage, "explain needs re-ranking: its similarity matrix is MaxSim's");
   if (!(central_fraction > 0 && central_fraction <= 1)) {
     fail(ErrorKind::kUsage, "central fraction {}: must be in (0, 1]", central_fraction);
   }
@@ -213,6 +215,7 @@ SearchAnswer run_stages(const Index& index, std::span<const float> all_query,
   t = Clock::now();
   std::vector<std::vector<float>> best(ranked.size());
   std::vector<std::vector<std::int64_t>> argmax(ranked.size());
+  std::vector<std::vector<float>> matrix(ranked.size());  // with params.explain: [i][j]
   if (params.rerank) {
     // One GEMM for all candidates: their rows gathered into one block, so BLAS runs one large
     // product on all cores instead of ~50 small ones (4x faster here at 100 x 4000 x 384).
@@ -256,6 +259,7 @@ SearchAnswer run_stages(const Index& index, std::span<const float> all_query,
         best[c][static_cast<std::size_t>(i)] = col[j];
         argmax[c][static_cast<std::size_t>(i)] = j;
         total += col[j];
+        if (params.explain) matrix[c].insert(matrix[c].end(), col, col + m);
       }
       ranked[c].score = total / static_cast<double>(n);
     }
@@ -267,14 +271,17 @@ SearchAnswer run_stages(const Index& index, std::span<const float> all_query,
     std::vector<Candidate> top;
     std::vector<std::vector<float>> top_best;
     std::vector<std::vector<std::int64_t>> top_arg;
+    std::vector<std::vector<float>> top_matrix;
     for (const auto i : order) {
       top.push_back(std::move(ranked[i]));
       top_best.push_back(std::move(best[i]));
       top_arg.push_back(std::move(argmax[i]));
+      top_matrix.push_back(std::move(matrix[i]));
     }
     ranked = std::move(top);
     best = std::move(top_best);
     argmax = std::move(top_arg);
+    matrix = std::move(top_matrix);
   }
   answer.timings.rerank_ms = ms_since(t);
 
@@ -304,6 +311,10 @@ SearchAnswer run_stages(const Index& index, std::span<const float> all_query,
       }
     }
     result.location = central_range(std::move(slices), params.central_fraction);
+    if (params.explain) {
+      result.similarity = std::move(matrix[r]);
+      result.similarity_columns = info.num_slices;
+    }
     answer.results.push_back(std::move(result));
   }
   answer.timings.localize_ms = ms_since(t);
