@@ -34,6 +34,7 @@ struct SearchArgs {
   bool json = false;
   bool exclude_self = false;
   std::string explain;  // --explain folder
+  std::string require;
 };
 
 std::array<std::int64_t, 2> parse_slices(const std::string& text) {
@@ -71,7 +72,7 @@ void print_json(const SearchArgs& args, const SearchParams& params, const Search
                    {"rerank", params.rerank}, {"rerank_n", params.rerank_n},
                    {"top", params.top},       {"exclude", answer.excluded},
                    {"ef", params.ann.ef_search}, {"nprobe", params.ann.nprobe},
-                   {"refine", params.ann.refine}};
+                   {"refine", params.ann.refine}, {"require", params.require}};
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
   for (const auto& r : answer.results) {
     nlohmann::ordered_json alignment = nlohmann::ordered_json::array();
@@ -83,6 +84,12 @@ void print_json(const SearchArgs& args, const SearchParams& params, const Search
                        {"votes", r.votes},
                        {"location", r.location},
                        {"alignment", alignment}});
+    if (r.region[0] >= 0) {
+      results.back()["region"] = {{"first", r.region[0]},
+                                  {"last", r.region[1]},
+                                  {"predicted", r.region_predicted},
+                                  {"confidence", r.region_confidence}};
+    }
   }
   out["results"] = results;
   if (!args.explain.empty()) {
@@ -119,13 +126,21 @@ void print_text(const SearchArgs& args, const SearchParams& params, const Search
                                  answer.query_region_confidence)
                    : " (from the query's labels)");
   }
-  fmt::print("{:>4}  {:<20} {:>9} {:>6}  {:<11} {}\n", "rank", "volume", "score", "votes",
-             "location", "path");
+  // The region column: where the query's (or required) region lies in each result; '*' marks
+  // a predicted extent (the result has no stored labels).
+  const bool region = !answer.query_region.empty() || !params.require.empty();
+  fmt::print("{:>4}  {:<20} {:>9} {:>6}  {:<11} {}{}\n", "rank", "volume", "score", "votes",
+             "location", region ? fmt::format("{:<12} ", "region") : "", "path");
   for (std::size_t i = 0; i < answer.results.size(); ++i) {
     const auto& r = answer.results[i];
-    fmt::print("{:>4}  {:<20} {:>9.4f} {:>6}  {:<11} {}\n", i + 1, r.volume, r.score, r.votes,
-               fmt::format("{}..{}", r.location[0], r.location[1]), r.path);
+    const std::string where =
+        r.region[0] < 0 ? "-"
+                        : fmt::format("{}..{}{}", r.region[0], r.region[1], r.region_predicted ? "*" : "");
+    fmt::print("{:>4}  {:<20} {:>9.4f} {:>6}  {:<11} {}{}\n", i + 1, r.volume, r.score, r.votes,
+               fmt::format("{}..{}", r.location[0], r.location[1]),
+               region ? fmt::format("{:<12} ", where) : "", r.path);
   }
+  if (region) fmt::print("region: slices of the region in each result; * = predicted (no stored labels)\n");
   const auto& t = answer.timings;
   fmt::print(
       "time (ms): read {:.1f}, embed {:.1f}, candidates {:.1f}, aggregate {:.1f}, rerank {:.1f}, localize "
@@ -154,6 +169,7 @@ int run_search(const SearchArgs& args) {
   params.top = args.top;
   params.ann = args.ann;
   params.explain = !args.explain.empty();
+  params.require = args.require;
   params.validate();
   const auto index = Index::open(args.dir);
   if (!args.slices.empty()) query.slices = parse_slices(args.slices);
@@ -214,6 +230,9 @@ void add_search_command(CLI::App& app, CommandRun& run) {
                   "Write per result a similarity heatmap with the MaxSim alignment, a strip of "
                   "aligned slice pairs (PNG) and the alignment (JSON) into this folder")
       ->excludes("--no-rerank");
+  cmd->add_option("--require", args->require,
+                  "Return only volumes containing this class or region (stored labels, else "
+                  "predicted anatomy)");
   cmd->add_flag("--json", args->json, "Print JSON");
   cmd->callback([args, &run] { run = [args] { return run_search(*args); }; });
 }

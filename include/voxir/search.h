@@ -58,6 +58,10 @@ struct SearchParams {
   // Keep each result's MaxSim similarity matrix (SearchResult::similarity) to explain it
   // (voxir/explain.h); needs rerank. Costs query slices x result slices floats per result.
   bool explain = false;
+  // Only volumes containing this class or coarse region (voxir/labels.h) are returned: by their
+  // stored labels, or for volumes indexed without labels by their predicted anatomy
+  // (voxir/predict.h; costs a k-NN search of each such candidate's slices). "" : no filter.
+  std::string require;
   // Throws Error(kUsage) naming the bad knob.
   void validate() const;
 };
@@ -80,6 +84,12 @@ struct SearchResult {
   // without content (never aligned).
   std::vector<float> similarity;
   std::int64_t similarity_columns = 0;
+  // With a query region (or SearchParams::require): where that region lies in this result, from
+  // its stored labels or, indexed without labels, predicted (region_predicted, with its
+  // confidence); {-1, -1} when it is absent there or cannot be known.
+  std::array<std::int64_t, 2> region{-1, -1};
+  bool region_predicted = false;
+  double region_confidence = 0;
 };
 
 struct SearchTimings {

@@ -1,5 +1,6 @@
 // search(index, Query): the one entry point of every front end. Decides what a query means
 // (source, slices, region, self-exclusion, embedder) and hands vectors to the staged searcher.
+#include "search/region_extent.h"
 #include "search/stages.h"
 #include "voxir/embed.h"
 #include "voxir/error.h"
@@ -49,23 +50,12 @@ void check_range(const Range& r, std::int64_t num_slices, std::string_view what)
 }
 
 // The extent of `region` over an indexed volume's class-presence bitsets.
-std::optional<Range> stored_extent(const VolumeVectors& v, const Region& region) {
+std::optional<Range> stored_extent_of(const VolumeVectors& v, const Region& region) {
   if (v.presence_bytes == 0) {
     fail(ErrorKind::kNotFound, "indexed volume {} has no labels to find region '{}' in",
          v.volume.id, region.name);
   }
-  const auto classes = ClassCatalog::builtin().region_classes(region);
-  std::optional<Range> out;
-  for (std::int64_t k = 0; k < v.volume.num_slices; ++k) {
-    const std::uint8_t* row = v.presence.data() + k * v.presence_bytes;
-    for (const int c : classes) {
-      if (c / 8 >= v.presence_bytes || ((row[c / 8] >> (c % 8)) & 1) == 0) continue;
-      if (!out) out = Range{k, k};
-      (*out)[1] = k;
-      break;
-    }
-  }
-  return out;
+  return stored_extent(v, region);
 }
 
 std::vector<std::string> same_source(const Index& index, const std::filesystem::path& path) {
@@ -124,7 +114,7 @@ Range choose_slices(const Query& q, std::int64_t num_slices, const Volume* volum
     std::optional<Range> extent;
     std::string from;
     if (stored != nullptr) {
-      extent = stored_extent(*stored, region);
+      extent = stored_extent_of(*stored, region);
       from = fmt::format("indexed volume {}", stored->volume.id);
     } else {
       const SliceLabels labels = read_labels(q.labels, *volume, q.label_options);
@@ -248,6 +238,28 @@ std::string source_name(const Query& q) {
   return q.volume != nullptr ? "query volume" : "query vectors";
 }
 
+// Where the query's region (or the required one) lies in each result. Best effort: a result
+// whose anatomy cannot be known (an index without any labels) keeps {-1, -1}.
+void locate_in_results(const Index& index, const Query& query, SearchAnswer& answer) {
+  const std::string& name = !query.region.empty() ? query.region : query.params.require;
+  if (name.empty()) return;
+  const Region region = ClassCatalog::builtin().region(name);
+  RegionLocator locator(index, query.predict);
+  for (auto& r : answer.results) {
+    const IndexedVolume* v = index.find(r.volume);
+    if (v == nullptr) continue;
+    try {
+      const auto e = locator.locate(static_cast<std::size_t>(v - index.volumes().data()), region);
+      if (!e) continue;
+      r.region = e->slices;
+      r.region_predicted = e->predicted;
+      r.region_confidence = e->confidence;
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kNotFound) throw;
+    }
+  }
+}
+
 }  // namespace
 
 SearchAnswer search(const Index& index, const Query& query) {
@@ -272,6 +284,7 @@ SearchAnswer search(const Index& index, const Query& query) {
   if (!query.region.empty()) answer.query_region = ClassCatalog::builtin().region(query.region).name;
   answer.query_region_predicted = resolved.predicted;
   answer.query_region_confidence = resolved.confidence;
+  locate_in_results(index, query, answer);
   answer.excluded = params.exclude;
   return answer;
 }

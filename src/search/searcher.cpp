@@ -1,4 +1,5 @@
 // The searcher: candidates -> aggregate -> rerank -> localize (voxir/search.h), each timed.
+#include "search/region_extent.h"
 #include "search/stages.h"
 #include "voxir/embed.h"
 #include "voxir/error.h"
@@ -119,6 +120,7 @@ void SearchParams::validate() const {
   if (rerank && rerank_n < 1)
     fail(ErrorKind::kUsage, "rerank N = {}: must be at least 1 (or disable re-ranking)", rerank_n);
   if (top < 1) fail(ErrorKind::kUsage, "top = {}: must be at least 1", top);
+  if (!require.empty()) (void)ClassCatalog::builtin().region(require);  // did-you-mean on a typo
   if (explain && !rerank)
     fail(ErrorKind::kUsage, "explain needs re-ranking: its similarity matrix is MaxSim's");
   if (!(central_fraction > 0 && central_fraction <= 1)) {
@@ -204,11 +206,24 @@ SearchAnswer run_stages(const Index& index, std::span<const float> all_query,
     if (a.votes != b.votes) return a.votes > b.votes;
     return a.volume < b.volume;
   };
-  const std::size_t keep = std::min(
-      ranked.size(), static_cast<std::size_t>(params.rerank ? params.rerank_n : params.top));
-  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep),
-                    ranked.end(), better);
-  ranked.resize(keep);
+  const std::size_t want = static_cast<std::size_t>(params.rerank ? params.rerank_n : params.top);
+  if (params.require.empty()) {
+    const std::size_t keep = std::min(ranked.size(), want);
+    std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep),
+                      ranked.end(), better);
+    ranked.resize(keep);
+  } else {
+    // Checked best first and only until enough pass: a prediction per unlabelled candidate.
+    std::sort(ranked.begin(), ranked.end(), better);
+    const Region region = ClassCatalog::builtin().region(params.require);
+    RegionLocator locator(index, PredictOptions{});
+    std::vector<Candidate> passing;
+    for (auto& c : ranked) {
+      if (passing.size() >= want) break;
+      if (locator.locate(c.volume, region)) passing.push_back(std::move(c));
+    }
+    ranked = std::move(passing);
+  }
   answer.timings.aggregate_ms = ms_since(t);
 
   // Stage 3: exact late-interaction score over all slices of each candidate.

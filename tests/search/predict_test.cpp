@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -81,13 +82,15 @@ double iou(Range a, Range b) {
   return shared <= 0 ? 0 : shared / either;
 }
 
-// 12 labelled bodies of various lengths and fields of view, one unlabelled.
+// 12 labelled bodies of various lengths and fields of view, one labelled body ending below L3
+// ("short"), one unlabelled ("plain").
 std::unique_ptr<Index> make_index(const std::filesystem::path& dir, bool labelled = true) {
   std::vector<VolumeVectors> set;
   for (int i = 0; i < 12; ++i) {
     const Body b = make_body(40 + 3 * i, 0.05 * (i % 3), 0.9 + 0.03 * (i % 4), 100 + i);
     set.push_back(to_indexed(b, fmt::format("db{:02d}", i), labelled));
   }
+  set.push_back(to_indexed(make_body(30, 0.0, 0.45, 8), "short", labelled));
   set.push_back(to_indexed(make_body(50, 0.1, 0.95, 7), "plain", false));
   write_generation(dir, true, IndexSpec::parse("faiss:Flat"), kIdentity, set, {}, {});
   return Index::open(dir);
@@ -97,7 +100,7 @@ TEST(PredictAnatomy, ExtentsMatchTheTruthOfAnUnseenBody) {
   TempDir tmp;
   const auto index = make_index(tmp.path());
   const AnatomyPredictor predictor(*index);
-  EXPECT_EQ(predictor.labelled_volumes(), 12u);
+  EXPECT_EQ(predictor.labelled_volumes(), 13u);
   const ClassCatalog& cat = ClassCatalog::builtin();
   // Another field of view and slice count than any indexed body.
   const Body query = make_body(57, 0.15, 0.85, 999);
@@ -195,6 +198,38 @@ TEST(PredictAnatomy, RegionQueryWithoutLabelsUsesThePredictedExtent) {
       EXPECT_NE(std::string(e.what()).find(bad.says), std::string::npos) << e.what();
     }
   }
+}
+
+TEST(PredictAnatomy, RequireKeepsVolumesWithTheRegionAndResultsSayWhereItLies) {
+  TempDir tmp;
+  const auto index = make_index(tmp.path());
+  const Body query = make_body(30, 0.0, 0.45, 31);  // like "short": it ranks high
+  Query q;
+  q.vectors = query.vectors;
+  q.params.top = 20;
+  const auto ids = [](const SearchAnswer& a) {
+    std::vector<std::string> out;
+    for (const auto& r : a.results) out.push_back(r.volume);
+    return out;
+  };
+  const auto all = ids(search(*index, q));
+  ASSERT_NE(std::find(all.begin(), all.end(), "short"), all.end());
+  ASSERT_NE(std::find(all.begin(), all.end(), "plain"), all.end());
+  q.params.require = "vertebrae_L3";
+  const SearchAnswer a = search(*index, q);
+  const auto kept = ids(a);
+  EXPECT_EQ(std::find(kept.begin(), kept.end(), "short"), kept.end());
+  EXPECT_EQ(kept.size(), all.size() - 1);
+  for (const auto& r : a.results) {
+    SCOPED_TRACE(r.volume);
+    EXPECT_GE(r.region[0], 0);
+    EXPECT_EQ(r.region_predicted, r.volume == "plain");
+    if (r.volume == "plain") {
+      EXPECT_GE(iou(r.region, make_body(50, 0.1, 0.95, 7).l3), 0.8);
+    }
+  }
+  q.params.require = "vertebrae_L33";
+  EXPECT_THROW((void)search(*index, q), Error);
 }
 
 }  // namespace
