@@ -38,10 +38,10 @@ int run_bench(BenchArgs& args) {
   const BenchmarkSummary s = run_benchmark(args.dataset, args.options);
   // Label-set differences change what the tables mean: shown even with --quiet.
   for (const auto& w : s.warnings) fmt::print(stderr, "warning: {}\n", w);
-  fmt::print("{:<28} {:<7} {:<19} {:<7} {}\n", "embedder", "classes", "mode", "ranking",
+  fmt::print("{:<28} {:<7} {:<21} {:<7} {}\n", "embedder", "classes", "mode", "ranking",
              "recall mean ± std (classes)");
   for (const auto& r : s.recalls) {
-    fmt::print("{:<28} {:<7} {:<19} {:<7} {:.3f} ± {:.3f} ({})\n", r.embedder, r.granularity,
+    fmt::print("{:<28} {:<7} {:<21} {:<7} {:.3f} ± {:.3f} ({})\n", r.embedder, r.granularity,
                r.mode == "localized" ? "localized/" + args.options.localized : r.mode,
                r.rerank ? "rerank" : "count", r.mean, r.std, r.classes);
   }
