@@ -376,7 +376,8 @@ void plots(const Json& report, const std::string& gran, const std::filesystem::p
 // Region queries with predicted instead of true slices (BenchmarkOptions::predicted_regions):
 // extent accuracy and recall side by side, and one CSV per granularity.
 void predicted_section(const Json& report, const std::vector<std::string>& grans,
-                       const std::filesystem::path& tables, std::string& md) {
+                       const std::filesystem::path& tables, const std::filesystem::path& plot_dir,
+                       std::string& md) {
   const Json& cfg = report["config"]["predicted_regions"];
   if (!cfg.is_object()) return;
   md += fmt::format(
@@ -389,6 +390,7 @@ void predicted_section(const Json& report, const std::vector<std::string>& grans
       "localized true | localized predicted |\n|---|---|---|---|---|---|---|---|\n",
       cfg["k"].get<int>(), cfg["tau"].get<double>(), cfg["smooth"].get<int>(),
       cfg["threshold"].get<double>());
+  std::string images;  // after the table, which they would otherwise cut
   for (std::size_t ei = 0; ei < report["embedders"].size(); ++ei) {
     const Json& e = report["embedders"][ei];
     for (const auto& gran : grans) {
@@ -426,9 +428,23 @@ void predicted_section(const Json& report, const std::vector<std::string>& grans
         csv += "\n";
       }
       write_text(tables / fmt::format("predicted_{}_{}.csv", gran, ei), csv);
+      // bar_plot draws per_class[name]["recall"]: the IoU column is reshaped to that layout.
+      Json iou = p["slice_iou"];
+      for (auto& [name, row] : iou["per_class"].items()) row["recall"] = row["mean"];
+      std::vector<Column> cols{{"slice IoU, predicted vs true extent", &iou}};
+      if (g["modes"].contains("region") && g["modes"]["region"].contains("rerank"))
+        cols.push_back({"region recall, true slices (rerank)", &g["modes"]["region"]["rerank"]});
+      if (p.contains("modes") && p["modes"].contains("region") && p["modes"]["region"].contains("rerank"))
+        cols.push_back({"region recall, predicted slices (rerank)", &p["modes"]["region"]["rerank"]});
+      const std::string file = fmt::format("predicted_{}_{}.svg", gran, ei);
+      write_text(plot_dir / file,
+                 bar_plot(fmt::format("Predicted regions, {} classes, {}", gran,
+                                      e["spec"].get<std::string>()),
+                          cols));
+      images += fmt::format("![predicted {}](plots/{})\n", gran, file);
     }
   }
-  md += "\nPer class: `tables/predicted_<granularity>_<embedder #>.csv`.\n";
+  md += "\nPer class: `tables/predicted_<granularity>_<embedder #>.csv`.\n\n" + images;
 }
 
 ReportFiles write_report(const Json& report, const std::filesystem::path& out) {
@@ -631,7 +647,7 @@ ReportFiles write_report(const Json& report, const std::filesystem::path& out) {
                                idx["ann_recall_vs_exact"].is_null() ? "exact index" : number(idx["ann_recall_vs_exact"]));
   }
   md += "\n" + index_lines;
-  predicted_section(report, grans, tables, md);
+  predicted_section(report, grans, tables, plot_dir, md);
 
   // Class frequency (Fig. 6) and recall against organ size (Figs. 7-10), one CSV per granularity.
   for (const auto& gran : grans) {

@@ -209,6 +209,7 @@ TEST(Benchmark, PredictedRegionsBesideTrueOnes) {
   EXPECT_EQ(predicted_rows, 2);
   EXPECT_NE(read_text_file(summary.report_md).find("## Predicted query regions"), std::string::npos);
   EXPECT_TRUE(std::filesystem::exists(options.out / "tables/predicted_coarse_0.csv"));
+  EXPECT_TRUE(std::filesystem::exists(options.out / "plots/predicted_coarse_0.svg"));
 }
 
 TEST(Benchmark, V2LabelSetIsNamedAndCanBeMapped) {
