@@ -11,9 +11,9 @@
 //              each row's aligned slice is pure red (255, 0, 0), a colour the scale never uses.
 //   strip      for `pairs` evenly spaced aligned query slices, one row each: the query slice |
 //              the matched result slice, HU-windowed (`window_center`, `window_width`), anterior
-//              up, the patient's left on the image's right (as radiologists view it). Written when the query volume is given
-//              and the result's source can be read; otherwise skipped (ExplainFiles::strip empty,
-//              with the reason in strip_note).
+//              up, the patient's left on the image's right (as radiologists view it). Written when
+//              the query volume is given and the result's source can be read; otherwise skipped
+//              (ExplainFiles::strip empty, with the reason in strip_note).
 //   alignment  {"volume", "path", "score", "rank", "cell", "rows": [query slices], "columns",
 //              "alignment": [{"row", "query_slice", "result_slice", "similarity"}],
 //              "strip": [{"query_slice", "result_slice"}]}.
@@ -30,9 +30,9 @@ namespace voxir {
 class Volume;
 
 struct ExplainOptions {
-  int cell = 0;                 // pixels per heatmap cell; 0: chosen so the longer side is ~512 px
-  int pairs = 5;                // aligned slice pairs in the strip
-  double window_center = 40;    // HU window of the strip (soft tissue by default)
+  int cell = 0;               // pixels per heatmap cell; 0: chosen so the longer side is ~512 px
+  int pairs = 5;              // aligned slice pairs in the strip
+  double window_center = 40;  // HU window of the strip (soft tissue by default)
   double window_width = 400;
   // Throws Error(kUsage) naming the bad knob.
   void validate() const;

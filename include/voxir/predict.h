@@ -28,9 +28,9 @@ namespace voxir {
 
 // Knobs of one prediction; the defaults are those measured in docs/predicted-anatomy.md.
 struct PredictOptions {
-  int k = 10;           // labelled neighbours per slice: more = smoother votes, blurrier borders
-  double tau = 0.02;    // similarity temperature of the vote weights: lower = nearest dominates
-  int smooth = 2;       // half-width in slices of the moving average along z (0: none)
+  int k = 10;              // labelled neighbours per slice: more = smoother votes, blurrier borders
+  double tau = 0.02;       // similarity temperature of the vote weights: lower = nearest dominates
+  int smooth = 2;          // half-width in slices of the moving average along z (0: none)
   double threshold = 0.5;  // probability at which a class counts as present on a slice
   // Indexed volumes that never vote (e.g. the query itself when it is indexed).
   std::vector<std::string> exclude;
@@ -40,9 +40,9 @@ struct PredictOptions {
 };
 
 struct PredictedExtent {
-  Region region;                      // the class or coarse region
+  Region region;                       // the class or coarse region
   std::array<std::int64_t, 2> slices;  // first and last slice, absolute, inclusive
-  double confidence = 0;              // mean probability over those slices, in [threshold, 1]
+  double confidence = 0;               // mean probability over those slices, in [threshold, 1]
 };
 
 // Per-slice probabilities of every class and coarse region of one volume's slices

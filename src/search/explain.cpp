@@ -23,7 +23,8 @@ using Json = nlohmann::ordered_json;
 std::string file_stem(std::size_t rank, const std::string& id) {
   std::string safe;
   for (const char c : id) {
-    const bool ok = std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
+    const bool ok =
+        std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
     safe += ok ? c : '_';
   }
   return fmt::format("{}_{}", rank, safe);
@@ -33,8 +34,11 @@ std::string file_stem(std::size_t rank, const std::string& id) {
 // of the alignment marks cannot occur in the scale.
 std::array<std::uint8_t, 3> colour(double t) {
   t = std::clamp(t, 0.0, 1.0);
-  const auto byte = [](double v) { return static_cast<std::uint8_t>(std::lround(std::clamp(v, 0.0, 1.0) * 255)); };
-  return {byte(0.95 * t * t), byte(0.1 + 0.8 * t), byte(0.45 + 0.3 * std::sin(3.14159 * t) - 0.35 * t)};
+  const auto byte = [](double v) {
+    return static_cast<std::uint8_t>(std::lround(std::clamp(v, 0.0, 1.0) * 255));
+  };
+  return {byte(0.95 * t * t), byte(0.1 + 0.8 * t),
+          byte(0.45 + 0.3 * std::sin(3.14159 * t) - 0.35 * t)};
 }
 
 RgbImage heatmap(const SearchResult& r, int cell) {
@@ -72,7 +76,8 @@ void draw_slice(RgbImage& img, const Volume& v, std::int64_t k, int x0, int y0,
     for (std::int64_t i = 0; i < v.nx(); ++i) {
       const double t = (v.at(i, j, k) - low) / o.window_width;
       const auto g = static_cast<std::uint8_t>(std::lround(std::clamp(t, 0.0, 1.0) * 255));
-      img.set(x0 + static_cast<int>(v.nx() - 1 - i), y0 + static_cast<int>(v.ny() - 1 - j), g, g, g);
+      img.set(x0 + static_cast<int>(v.nx() - 1 - i), y0 + static_cast<int>(v.ny() - 1 - j), g, g,
+              g);
     }
   }
 }
@@ -111,7 +116,8 @@ RgbImage strip(const SearchResult& r, const std::vector<std::size_t>& rows, cons
 void ExplainOptions::validate() const {
   if (cell < 0) fail(ErrorKind::kUsage, "explain cell = {}: must be >= 0 (0: automatic)", cell);
   if (pairs < 1) fail(ErrorKind::kUsage, "explain pairs = {}: must be at least 1", pairs);
-  if (!(window_width > 0)) fail(ErrorKind::kUsage, "explain window width = {}: must be > 0", window_width);
+  if (!(window_width > 0))
+    fail(ErrorKind::kUsage, "explain window width = {}: must be > 0", window_width);
 }
 
 std::vector<ExplainFiles> write_explanations(const SearchAnswer& answer, const Volume* query,
@@ -130,9 +136,10 @@ std::vector<ExplainFiles> write_explanations(const SearchAnswer& answer, const V
            "re-ranking)",
            r.volume);
     }
-    const int cell = options.cell > 0
-                         ? options.cell
-                         : std::max<int>(1, static_cast<int>(512 / std::max(rows, r.similarity_columns)));
+    const int cell =
+        options.cell > 0
+            ? options.cell
+            : std::max<int>(1, static_cast<int>(512 / std::max(rows, r.similarity_columns)));
     const std::string stem = file_stem(rank + 1, r.volume);
     ExplainFiles files;
     files.heatmap = dir / (stem + "_heatmap.png");

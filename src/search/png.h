@@ -13,7 +13,9 @@ struct RgbImage {
   std::vector<std::uint8_t> rgb;  // row-major, 3 bytes per pixel
 
   void set(int x, int y, std::uint8_t r, std::uint8_t g, std::uint8_t b) {
-    auto* p = rgb.data() + (static_cast<std::size_t>(y) * static_cast<std::size_t>(width) + static_cast<std::size_t>(x)) * 3;
+    auto* p = rgb.data() + (static_cast<std::size_t>(y) * static_cast<std::size_t>(width) +
+                            static_cast<std::size_t>(x)) *
+                               3;
     p[0] = r;
     p[1] = g;
     p[2] = b;

@@ -70,7 +70,8 @@ void smooth_rows(std::vector<float>& p, std::size_t rows, std::int64_t n, int ha
       }
       double sum = 0;
       int used = 0;
-      for (std::int64_t j = std::max<std::int64_t>(0, k - half); j <= std::min(n - 1, k + half); ++j) {
+      for (std::int64_t j = std::max<std::int64_t>(0, k - half); j <= std::min(n - 1, k + half);
+           ++j) {
         if (!body[static_cast<std::size_t>(j)]) continue;
         sum += v[j];
         ++used;
@@ -95,8 +96,12 @@ void PredictOptions::validate() const {
 AnatomyPrediction::AnatomyPrediction(std::int64_t first_slice, std::int64_t num_slices,
                                      std::vector<float> class_p, std::vector<float> coarse_p,
                                      const PredictOptions& options)
-    : first_slice_(first_slice), num_slices_(num_slices), class_p_(std::move(class_p)),
-      coarse_p_(std::move(coarse_p)), smooth_(options.smooth), threshold_(options.threshold) {}
+    : first_slice_(first_slice),
+      num_slices_(num_slices),
+      class_p_(std::move(class_p)),
+      coarse_p_(std::move(coarse_p)),
+      smooth_(options.smooth),
+      threshold_(options.threshold) {}
 
 float AnatomyPrediction::probability(const Region& region, std::int64_t slice) const {
   if (slice < first_slice_ || slice >= first_slice_ + num_slices_) return 0;
@@ -110,8 +115,8 @@ std::optional<PredictedExtent> AnatomyPrediction::extent(const Region& region) c
                                         static_cast<std::size_t>(num_slices_));
   const auto run = best_run(row, threshold_, std::max(1, smooth_));
   if (!run) return std::nullopt;
-  return PredictedExtent{region, {run->first[0] + first_slice_, run->first[1] + first_slice_},
-                         run->second};
+  return PredictedExtent{
+      region, {run->first[0] + first_slice_, run->first[1] + first_slice_}, run->second};
 }
 
 std::vector<PredictedExtent> AnatomyPrediction::extents(bool coarse) const {
@@ -127,9 +132,9 @@ std::vector<PredictedExtent> AnatomyPrediction::extents(bool coarse) const {
 
 struct AnatomyPredictor::Impl {
   const Index* index = nullptr;
-  int bytes = 0;                        // presence bytes per row (the widest of the index)
-  std::vector<std::uint8_t> presence;   // [row][bytes]
-  std::vector<bool> labelled;           // per row
+  int bytes = 0;                                 // presence bytes per row (the widest of the index)
+  std::vector<std::uint8_t> presence;            // [row][bytes]
+  std::vector<bool> labelled;                    // per row
   std::vector<std::vector<int>> coarse_classes;  // coarse region -> class indices
   std::size_t volumes = 0;
 };
@@ -169,7 +174,9 @@ AnatomyPredictor::AnatomyPredictor(const Index& index) : impl_(std::make_unique<
 
 AnatomyPredictor::~AnatomyPredictor() = default;
 
-std::size_t AnatomyPredictor::labelled_volumes() const { return impl_->volumes; }
+std::size_t AnatomyPredictor::labelled_volumes() const {
+  return impl_->volumes;
+}
 
 AnatomyPrediction AnatomyPredictor::predict(std::span<const float> vectors,
                                             std::int64_t first_slice,
@@ -185,7 +192,8 @@ AnatomyPrediction AnatomyPredictor::predict(std::span<const float> vectors,
   }
   const auto n = static_cast<std::int64_t>(vectors.size() / dim);
   if (!content.empty() && content.size() != static_cast<std::size_t>(n))
-    fail(ErrorKind::kUsage, "prediction: content holds {} values for {} vectors", content.size(), n);
+    fail(ErrorKind::kUsage, "prediction: content holds {} values for {} vectors", content.size(),
+         n);
   const ClassCatalog& cat = ClassCatalog::builtin();
   const std::size_t classes = cat.classes().size();
   const std::size_t regions = cat.coarse_regions().size();
@@ -213,8 +221,8 @@ AnatomyPrediction AnatomyPredictor::predict(std::span<const float> vectors,
     for (const auto& id : exclude) {
       if (const auto* v = index.find(id)) excluded += v->num_slices;
     }
-    const int fetch = static_cast<int>(
-        std::min<std::int64_t>(4 * options.k + excluded, index.num_vectors()));
+    const int fetch =
+        static_cast<int>(std::min<std::int64_t>(4 * options.k + excluded, index.num_vectors()));
     std::vector<std::int64_t> ids(static_cast<std::size_t>(used * fetch));
     std::vector<float> sims(ids.size());
     index.search(packed, used, fetch, options.ann, ids, sims);
@@ -247,7 +255,8 @@ AnatomyPrediction AnatomyPredictor::predict(std::span<const float> vectors,
       for (int t = 0; t < taken; ++t) {
         const double w = weight[static_cast<std::size_t>(t)] / total;
         const std::uint8_t* bits =
-            m.presence.data() + static_cast<std::size_t>(rows[static_cast<std::size_t>(t)]) * static_cast<std::size_t>(m.bytes);
+            m.presence.data() + static_cast<std::size_t>(rows[static_cast<std::size_t>(t)]) *
+                                    static_cast<std::size_t>(m.bytes);
         for (std::size_t c = 0; c < classes; ++c) {
           if ((bits[c / 8] >> (c % 8)) & 1) class_p[c * un + slice] += static_cast<float>(w);
         }
@@ -278,7 +287,8 @@ AnatomyPrediction predict_anatomy(const Index& index, const Volume& volume,
     own = make_embedder(index.embedder().spec);
     embedder = own.get();
   }
-  check_same_embedder(index.embedder(), {embedder->spec(), embedder->fingerprint(), embedder->dim()});
+  check_same_embedder(index.embedder(),
+                      {embedder->spec(), embedder->fingerprint(), embedder->dim()});
   const AnatomyPredictor predictor(index);
   std::vector<float> vectors(static_cast<std::size_t>(volume.nz() * embedder->dim()));
   std::vector<float> content(static_cast<std::size_t>(volume.nz()));

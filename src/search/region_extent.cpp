@@ -4,7 +4,8 @@
 
 namespace voxir {
 
-std::optional<std::array<std::int64_t, 2>> stored_extent(const VolumeVectors& v, const Region& region) {
+std::optional<std::array<std::int64_t, 2>> stored_extent(const VolumeVectors& v,
+                                                         const Region& region) {
   const auto classes = ClassCatalog::builtin().region_classes(region);
   std::optional<std::array<std::int64_t, 2>> out;
   for (std::int64_t k = 0; k < v.volume.num_slices; ++k) {
@@ -29,9 +30,9 @@ std::optional<IndexedExtent> RegionLocator::locate(std::size_t volume, const Reg
   if (!predictor_) predictor_ = std::make_unique<AnatomyPredictor>(index_);
   PredictOptions options = options_;
   options.exclude.push_back(index_.volumes()[volume].id);  // a volume never votes for itself
-  const auto e = predictor_
-                     ->predict(index_.volume_vectors(volume), 0, index_.content(volume), options)
-                     .extent(region);
+  const auto e =
+      predictor_->predict(index_.volume_vectors(volume), 0, index_.content(volume), options)
+          .extent(region);
   if (!e) return std::nullopt;
   return IndexedExtent{e->slices, true, e->confidence};
 }

@@ -81,7 +81,8 @@ TEST(Explain, AlignmentDrawnEqualsTheJsonAndTheReranker) {
       const auto row = std::span(result.similarity)
                            .subspan(i * static_cast<std::size_t>(result.similarity_columns),
                                     static_cast<std::size_t>(result.similarity_columns));
-      EXPECT_EQ(std::max_element(row.begin(), row.end()) - row.begin(), result.alignment[i].volume_slice);
+      EXPECT_EQ(std::max_element(row.begin(), row.end()) - row.begin(),
+                result.alignment[i].volume_slice);
     }
     ASSERT_FALSE(e.files[r].strip.empty()) << e.files[r].strip_note;
     const RgbImage strip = read_png(e.files[r].strip);

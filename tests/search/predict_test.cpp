@@ -41,7 +41,8 @@ Body make_body(std::int64_t slices, double z0, double z1, unsigned seed) {
     std::vector<double> v(kDim);
     double norm = 0;
     for (int c = 0; c < kDim; ++c) {
-      v[static_cast<std::size_t>(c)] = std::cos(3.0 * (c / 2 + 1) * z + (c % 2) * 1.5707963) + noise(rng);
+      v[static_cast<std::size_t>(c)] =
+          std::cos(3.0 * (c / 2 + 1) * z + (c % 2) * 1.5707963) + noise(rng);
       norm += v[static_cast<std::size_t>(c)] * v[static_cast<std::size_t>(c)];
     }
     for (const double x : v) b.vectors.push_back(static_cast<float>(x / std::sqrt(norm)));
@@ -71,7 +72,8 @@ VolumeVectors to_indexed(const Body& b, const std::string& id, bool labelled) {
   for (const auto& [name, r] : {std::pair{"liver", b.liver}, std::pair{"vertebrae_L3", b.l3}}) {
     const int c = cat.at(name).index;
     for (std::int64_t k = r[0]; k <= r[1] && k >= 0; ++k)
-      v.presence[static_cast<std::size_t>(k * v.presence_bytes + c / 8)] |= static_cast<std::uint8_t>(1 << (c % 8));
+      v.presence[static_cast<std::size_t>(k * v.presence_bytes + c / 8)] |=
+          static_cast<std::uint8_t>(1 << (c % 8));
   }
   return v;
 }
@@ -105,12 +107,13 @@ TEST(PredictAnatomy, ExtentsMatchTheTruthOfAnUnseenBody) {
   // Another field of view and slice count than any indexed body.
   const Body query = make_body(57, 0.15, 0.85, 999);
   const AnatomyPrediction p = predictor.predict(query.vectors, 0, {});
-  for (const auto& [name, truth] : {std::pair{"liver", query.liver}, std::pair{"vertebrae_L3", query.l3}}) {
+  for (const auto& [name, truth] :
+       {std::pair{"liver", query.liver}, std::pair{"vertebrae_L3", query.l3}}) {
     SCOPED_TRACE(name);
     const auto e = p.extent(cat.region(name));
     ASSERT_TRUE(e.has_value());
-    EXPECT_GE(iou(e->slices, truth), 0.8) << e->slices[0] << ".." << e->slices[1] << " vs "
-                                          << truth[0] << ".." << truth[1];
+    EXPECT_GE(iou(e->slices, truth), 0.8)
+        << e->slices[0] << ".." << e->slices[1] << " vs " << truth[0] << ".." << truth[1];
     EXPECT_GE(e->confidence, 0.5);
     EXPECT_LE(e->confidence, 1.0);
   }
@@ -125,7 +128,8 @@ TEST(PredictAnatomy, ExtentsMatchTheTruthOfAnUnseenBody) {
   EXPECT_EQ(p.extents(false)[0].region.name, "liver");
   // Absolute slice numbers follow first_slice.
   const AnatomyPrediction shifted = predictor.predict(query.vectors, 100, {});
-  EXPECT_EQ(shifted.extent(cat.region("liver"))->slices[0], p.extent(cat.region("liver"))->slices[0] + 100);
+  EXPECT_EQ(shifted.extent(cat.region("liver"))->slices[0],
+            p.extent(cat.region("liver"))->slices[0] + 100);
 }
 
 TEST(PredictAnatomy, SlicesWithoutBodyVoteForNothing) {
@@ -133,7 +137,8 @@ TEST(PredictAnatomy, SlicesWithoutBodyVoteForNothing) {
   const auto index = make_index(tmp.path());
   const Body query = make_body(57, 0.15, 0.85, 999);
   std::vector<float> content(57, 5000.f);
-  for (std::int64_t k = query.liver[0]; k <= query.liver[1]; ++k) content[static_cast<std::size_t>(k)] = 0;
+  for (std::int64_t k = query.liver[0]; k <= query.liver[1]; ++k)
+    content[static_cast<std::size_t>(k)] = 0;
   const auto p = AnatomyPredictor(*index).predict(query.vectors, 0, content);
   EXPECT_FALSE(p.extent(ClassCatalog::builtin().region("liver")).has_value());
 }
