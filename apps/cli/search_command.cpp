@@ -3,6 +3,7 @@
 #include "voxir/error.h"
 #include "voxir/explain.h"
 #include "voxir/index.h"
+#include "voxir/ingest.h"
 #include "voxir/search.h"
 #include "voxir/volume.h"
 
@@ -20,6 +21,7 @@ namespace {
 struct SearchArgs {
   std::string dir;
   std::string query;
+  std::string query_vectors;  // .npy of precomputed query slice vectors, instead of `query`
   std::string labels;
   std::string region;
   std::string slices;
@@ -68,6 +70,7 @@ void print_json(const SearchArgs& args, const SearchParams& params, const Search
                            {"predicted", answer.query_region_predicted},
                            {"confidence", answer.query_region_confidence}};
   }
+  if (!args.query_vectors.empty()) out["query"]["vectors"] = args.query_vectors;
   out["params"] = {{"k", params.k},           {"mode", to_string(params.mode)},
                    {"rerank", params.rerank}, {"rerank_n", params.rerank_n},
                    {"top", params.top},       {"exclude", answer.excluded},
@@ -111,7 +114,8 @@ void print_json(const SearchArgs& args, const SearchParams& params, const Search
 void print_text(const SearchArgs& args, const SearchParams& params, const SearchAnswer& answer,
                 const std::vector<ExplainFiles>& explained) {
   const std::int64_t asked = answer.query_slices[1] - answer.query_slices[0] + 1;
-  fmt::print("query {} slices {}..{} ({}{}), k {}, {} votes{}\n", args.query,
+  fmt::print("query {} slices {}..{} ({}{}), k {}, {} votes{}\n",
+             args.query.empty() ? args.query_vectors : args.query,
              answer.query_slices[0], answer.query_slices[1], asked,
              answer.query_slices_used == asked
                  ? std::string()
@@ -155,6 +159,9 @@ void print_text(const SearchArgs& args, const SearchParams& params, const Search
 }
 
 int run_search(const SearchArgs& args) {
+  if (args.query.empty() == args.query_vectors.empty()) {
+    fail(ErrorKind::kUsage, "search takes a query volume or --query-vectors <q.npy>, exactly one");
+  }
   Query query;
   query.path = args.query;
   query.read.series_uid = args.series_uid;
@@ -172,6 +179,11 @@ int run_search(const SearchArgs& args) {
   params.require = args.require;
   params.validate();
   const auto index = Index::open(args.dir);
+  std::vector<float> query_vectors;  // outlives the search: query.vectors points into it
+  if (!args.query_vectors.empty()) {
+    query_vectors = read_query_vectors(args.query_vectors, index->dim());
+    query.vectors = query_vectors;
+  }
   if (!args.slices.empty()) query.slices = parse_slices(args.slices);
   if (args.frame >= 0) query.read.frame = args.frame;
   const auto answer = search(*index, query);
@@ -197,8 +209,10 @@ void add_search_command(CLI::App& app, CommandRun& run) {
   CLI::App* cmd = app.add_subcommand(
       "search", "Find the indexed volumes most similar to a query volume or region");
   cmd->add_option("index-dir", args->dir, "Index folder")->required();
-  cmd->add_option("query", args->query, "Query volume: NIfTI file or DICOM series folder")
-      ->required();
+  cmd->add_option("query", args->query, "Query volume: NIfTI file or DICOM series folder");
+  cmd->add_option("--query-vectors", args->query_vectors,
+                  "Instead of a query volume: (m, d) float32/float16 .npy of precomputed query "
+                  "slice vectors, one row per slice in slice order (docs/import.md)");
   cmd->add_option("--series", args->series_uid,
                   "SeriesInstanceUID to read from a folder with several");
   cmd->add_option("--frame", args->frame, kFrameHelp)
