@@ -6,6 +6,8 @@ find_package(fmt REQUIRED)
 find_package(nlohmann_json REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(GDCM REQUIRED)
+# libpng: the pictures of search explanations (voxir/explain.h).
+find_package(PNG REQUIRED)
 
 # nifti_clib: Debian's CMake config for it is broken, so locate the pieces directly.
 find_path(NIFTI_INCLUDE_DIR nifti2_io.h PATH_SUFFIXES nifti REQUIRED)
