@@ -2,10 +2,10 @@
 #include "command.h"
 #include "voxir/error.h"
 #include "voxir/index.h"
+#include "voxir/json.h"
 #include "voxir/search.h"
 
 #include <fmt/core.h>
-#include <nlohmann/json.hpp>
 
 #include <charconv>
 #include <memory>
@@ -45,38 +45,6 @@ std::array<std::int64_t, 2> parse_slices(const std::string& text) {
          "--slices \"{}\": expected A:B (inclusive slice indices, 0 = most inferior)", text);
   }
   return r;
-}
-
-void print_json(const SearchArgs& args, const SearchParams& params, const SearchAnswer& answer) {
-  nlohmann::ordered_json out;
-  out["index"] = args.dir;
-  out["query"] = {{"path", args.query},
-                  {"slices", answer.query_slices},
-                  {"slices_used", answer.query_slices_used}};
-  if (!answer.query_region.empty()) out["query"]["region"] = answer.query_region;
-  out["params"] = {{"k", params.k},           {"mode", to_string(params.mode)},
-                   {"rerank", params.rerank}, {"rerank_n", params.rerank_n},
-                   {"top", params.top},       {"exclude", answer.excluded},
-                   {"ef", params.ann.ef_search}, {"nprobe", params.ann.nprobe},
-                   {"refine", params.ann.refine}};
-  nlohmann::ordered_json results = nlohmann::ordered_json::array();
-  for (const auto& r : answer.results) {
-    nlohmann::ordered_json alignment = nlohmann::ordered_json::array();
-    for (const auto& a : r.alignment)
-      alignment.push_back({a.query_slice, a.volume_slice, a.similarity});
-    results.push_back({{"volume", r.volume},
-                       {"path", r.path},
-                       {"score", r.score},
-                       {"votes", r.votes},
-                       {"location", r.location},
-                       {"alignment", alignment}});
-  }
-  out["results"] = results;
-  const auto& t = answer.timings;
-  out["timings_ms"] = {{"read", t.read_ms},           {"embed", t.embed_ms},         {"candidates", t.candidates_ms},
-                       {"aggregate", t.aggregate_ms}, {"rerank", t.rerank_ms},
-                       {"localize", t.localize_ms},   {"total", t.total_ms}};
-  fmt::print("{}\n", out.dump(2));
 }
 
 void print_text(const SearchArgs& args, const SearchParams& params, const SearchAnswer& answer) {
@@ -122,7 +90,7 @@ int run_search(const SearchArgs& args) {
   if (args.frame >= 0) query.read.frame = args.frame;
   const auto answer = search(*index, query);
   if (args.json) {
-    print_json(args, query.params, answer);
+    fmt::print("{}\n", search_answer_json(answer, query.params, args.dir, args.query));
   } else {
     print_text(args, query.params, answer);
   }

@@ -1,6 +1,7 @@
 // search(index, Query): the one entry point of every front end. Decides what a query means
 // (source, slices, region, self-exclusion, embedder) and hands vectors to the staged searcher.
 #include "search/stages.h"
+#include "search/stored_extent.h"
 #include "voxir/embed.h"
 #include "voxir/error.h"
 #include "voxir/labels.h"
@@ -49,25 +50,6 @@ void check_range(const Range& r, std::int64_t num_slices, std::string_view what)
   }
 }
 
-// The extent of `region` over an indexed volume's class-presence bitsets.
-std::optional<Range> stored_extent(const VolumeVectors& v, const Region& region) {
-  if (v.presence_bytes == 0) {
-    fail(ErrorKind::kNotFound, "indexed volume {} has no labels to find region '{}' in",
-         v.volume.id, region.name);
-  }
-  const auto classes = ClassCatalog::builtin().region_classes(region);
-  std::optional<Range> out;
-  for (std::int64_t k = 0; k < v.volume.num_slices; ++k) {
-    const std::uint8_t* row = v.presence.data() + k * v.presence_bytes;
-    for (const int c : classes) {
-      if (c / 8 >= v.presence_bytes || ((row[c / 8] >> (c % 8)) & 1) == 0) continue;
-      if (!out) out = Range{k, k};
-      (*out)[1] = k;
-      break;
-    }
-  }
-  return out;
-}
 
 std::vector<std::string> same_source(const Index& index, const std::filesystem::path& path) {
   std::error_code ec;
