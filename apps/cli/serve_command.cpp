@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -22,6 +23,7 @@ struct ServeArgs {
   server::ServerOptions options;
   std::string token_file;
   std::uint64_t max_upload_mb = 2048;
+  bool no_web = false;
 };
 
 std::string read_token(const std::string& path) {
@@ -39,6 +41,10 @@ std::string read_token(const std::string& path) {
 
 int run_serve(ServeArgs& args) {
   if (!args.token_file.empty()) args.options.token = read_token(args.token_file);
+  if (!args.no_web && args.options.web_dir.empty() &&
+      std::filesystem::is_regular_file(std::filesystem::path(VOXIR_WEB_DIR) / "index.html")) {
+    args.options.web_dir = VOXIR_WEB_DIR;
+  }
   args.options.max_upload_bytes = args.max_upload_mb << 20;
   server::check_options(args.options);
   std::mutex log_lock;
@@ -62,9 +68,10 @@ int run_serve(ServeArgs& args) {
     sigwait(&signals, &sig);
     server.stop();
   });
-  fmt::print(stderr, "voxir: serving {} on http://{}:{}/ ({} threads{})\n", args.dir,
+  fmt::print(stderr, "voxir: serving {} on http://{}:{}/ ({} threads{}{})\n", args.dir,
              args.options.host, port, args.options.threads,
-             args.options.token.empty() ? "" : ", bearer token required");
+             args.options.token.empty() ? "" : ", bearer token required",
+             args.options.web_dir.empty() ? ", API only: no web page built" : "");
   server.run();
   pthread_kill(waiter.native_handle(), SIGTERM);  // wakes the waiter if run() ended on its own
   waiter.join();
@@ -92,6 +99,9 @@ void add_serve_command(CLI::App& app, CommandRun& run) {
   cmd->add_option("--timeout", args->options.timeout_s,
                   "Seconds a client may take to send a request or receive an answer")
       ->capture_default_str();
+  cmd->add_option("--web-dir", args->options.web_dir,
+                  "Folder of the web page to serve at / (default: the one built with voxir)");
+  cmd->add_flag("--no-web", args->no_web, "Serve the API only");
   cmd->callback([args, &run] { run = [args] { return run_serve(*args); }; });
 }
 

@@ -538,6 +538,13 @@ Server::Server(std::filesystem::path index_dir, ServerOptions options)
       send_error(res, {res.status, "bad request", fmt::format("HTTP {}", res.status)});
     }
   });
+  if (const auto& web = impl_->options.web_dir; !web.empty()) {
+    if (!std::filesystem::is_regular_file(web / "index.html")) {
+      fail(ErrorKind::kNotFound, "{}: no index.html; the web page is built by scripts/build (npm in web/)",
+           web.string());
+    }
+    http.set_mount_point("/", web.string());
+  }
   http.set_logger([this](const httplib::Request& req, const httplib::Response& res) { impl_->log_request(req, res); });
   impl_->register_routes();
 }

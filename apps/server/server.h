@@ -23,6 +23,8 @@ struct ServerOptions {
   int timeout_s = 300;  // per-request socket read and write limit
   // Where uploads are staged while a request runs; empty: the system's temp folder.
   std::filesystem::path upload_dir;
+  // The web page's files (index.html, app.js, style.css), served at /; empty: the API only.
+  std::filesystem::path web_dir;
   // Receives one access-log line per request; empty: none.
   std::function<void(std::string_view)> log;
 };
