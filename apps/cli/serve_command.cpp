@@ -91,7 +91,11 @@ void add_serve_command(CLI::App& app, CommandRun& run) {
   cmd->add_option("--port", args->options.port, "Port (0: any free one)")->capture_default_str();
   cmd->add_option("--token-file", args->token_file,
                   "File whose first line is the bearer token every /api request must carry");
-  cmd->add_option("--threads", args->options.threads, "Requests served at once")
+  cmd->add_option("--threads", args->options.threads,
+                  "Connections served at once (each keep-alive connection holds one)")
+      ->capture_default_str();
+  cmd->add_option("--search-slots", args->options.search_slots,
+                  "Searches run at once (0: one per core); others wait up to --timeout")
       ->capture_default_str();
   cmd->add_option("--max-upload-mb", args->max_upload_mb, "Largest upload accepted, in MiB")
       ->capture_default_str()

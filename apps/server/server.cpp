@@ -23,6 +23,8 @@
 #include <chrono>
 #include <fstream>
 #include <mutex>
+#include <semaphore>
+#include <thread>
 #include <set>
 
 namespace voxir::server {
@@ -244,6 +246,7 @@ void check_options(const ServerOptions& o) {
   }
   if (o.port < 0 || o.port > 65535) fail(ErrorKind::kUsage, "--port {}: expected 0..65535", o.port);
   if (o.threads < 1) fail(ErrorKind::kUsage, "--threads {}: expected at least 1", o.threads);
+  if (o.search_slots < 0) fail(ErrorKind::kUsage, "--search-slots {}: expected 0 (one per core) or more", o.search_slots);
   if (o.max_upload_bytes == 0) fail(ErrorKind::kUsage, "--max-upload-mb must be positive");
   if (o.timeout_s < 1) fail(ErrorKind::kUsage, "--timeout {}: expected at least 1 second", o.timeout_s);
 }
@@ -255,6 +258,11 @@ struct Server::Impl {
 
   ServerOptions options;
   LiveIndex live;
+  // Searches beyond the cores would only slow each other down: they wait here for a slot.
+  std::counting_semaphore<1024> search_slots{std::clamp(
+      options.search_slots > 0 ? options.search_slots
+                               : static_cast<int>(std::thread::hardware_concurrency()),
+      1, 1024)};
   httplib::Server http;
   std::vector<Route> routes;
   Jobs jobs;
@@ -436,6 +444,13 @@ void Server::Impl::search(const httplib::Request& req, httplib::Response& res,
                                    req.get_header_value("Content-Type")));
   }
   query.embedder = snap.embedder.get();
+  if (!search_slots.try_acquire_for(std::chrono::seconds(options.timeout_s))) {
+    throw RequestError(503, "busy", fmt::format("no search slot came free within {} s", options.timeout_s));
+  }
+  struct Release {
+    std::counting_semaphore<1024>& slots;
+    ~Release() { slots.release(); }
+  } release{search_slots};
   SearchAnswer answer;
   try {
     answer = voxir::search(*snap.index, query);

@@ -18,7 +18,10 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;    // 0: any free port (tests)
   std::string token;  // bearer token every /api request must carry; empty: none
-  int threads = 8;    // requests served at once
+  // Connections served at once. httplib gives each open (keep-alive) connection a thread, so this
+  // is set well above the cores; searches, which use the cores, are gated by search_slots.
+  int threads = 64;
+  int search_slots = 0;  // searches run at once; 0: the number of cores
   std::uint64_t max_upload_bytes = std::uint64_t{2} << 30;
   int timeout_s = 300;  // per-request socket read and write limit
   // Where uploads are staged while a request runs; empty: the system's temp folder.
