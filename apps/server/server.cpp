@@ -18,6 +18,7 @@
 
 #include <arpa/inet.h>
 
+#include <atomic>
 #include <cctype>
 #include <charconv>
 #include <chrono>
@@ -267,6 +268,7 @@ struct Server::Impl {
   std::vector<Route> routes;
   Jobs jobs;
   int port = -1;
+  std::atomic<bool> run_entered{false}, run_finished{false}, stop_requested{false};
 
   // Each registers `handler` on `pattern` (httplib's regex) and records the route as the OpenAPI
   // document names it; the handler's failures become JSON errors.
@@ -580,9 +582,22 @@ int Server::bind() {
   return impl.port;
 }
 
-void Server::run() { impl_->http.listen_after_bind(); }
+// httplib's stop() does nothing until listen has begun, so a stop() that comes before (a signal
+// right after start) would be lost. The flags close that gap: run() does not listen once a stop
+// was asked for, and stop() repeats httplib's until run() has returned.
+void Server::run() {
+  impl_->run_entered = true;
+  if (!impl_->stop_requested) impl_->http.listen_after_bind();
+  impl_->run_finished = true;
+}
 
-void Server::stop() { impl_->http.stop(); }
+void Server::stop() {
+  impl_->stop_requested = true;
+  while (impl_->run_entered && !impl_->run_finished) {
+    impl_->http.stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
 
 const std::vector<Route>& Server::routes() const { return impl_->routes; }
 
