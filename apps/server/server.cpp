@@ -310,7 +310,7 @@ struct Server::Impl {
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - request_start).count();
     options.log(fmt::format("{:%Y-%m-%dT%H:%M:%SZ} {} {} {} {:.1f} ms",
                             fmt::gmtime(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())),
-                            req.method, request_route, res.status, ms));
+                            req.method, std::string_view(request_route) == "-" ? req.path : std::string(request_route), res.status, ms));
   }
 
   void register_routes();
