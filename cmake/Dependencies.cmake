@@ -18,6 +18,9 @@ target_include_directories(voxir_nifti SYSTEM INTERFACE ${NIFTI_INCLUDE_DIR})
 target_link_libraries(voxir_nifti INTERFACE ${NIFTI2_LIBRARY} ${ZNZ_LIBRARY} ZLIB::ZLIB m)
 
 pkg_check_modules(LIBDEFLATE REQUIRED IMPORTED_TARGET libdeflate)
+# cpp-httplib: Debian builds it as a shared library; its .pc carries the feature defines
+# (OpenSSL, zlib, brotli) the header must be compiled with.
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 
 # libtorch (Debian libtorch-dev) for TorchScript models; optional: without it, torchscript:
 # specs fail with kUnsupported. scripts/setup installs it, so the normal build has it.

@@ -4,10 +4,10 @@
 #include "voxir/embed.h"
 #include "voxir/error.h"
 #include "voxir/index.h"
+#include "voxir/json.h"
 #include "voxir/ingest.h"
 
 #include <fmt/core.h>
-#include <nlohmann/json.hpp>
 
 #include <memory>
 
@@ -94,36 +94,7 @@ int run_info(const IndexArgs& args) {
   const double per_vector =
       index->num_vectors() > 0 ? double(bytes) / double(index->num_vectors()) : 0;
   if (args.json) {
-    nlohmann::ordered_json out;
-    out["dir"] = args.dir;
-    out["generation"] = index->generation();
-    out["index"] = index->spec().str();
-    out["embedder"] = {{"spec", index->embedder().spec},
-                       {"fingerprint", index->embedder().fingerprint},
-                       {"dim", index->dim()}};
-    out["volumes"] = index->volumes().size();
-    out["vectors"] = index->num_vectors();
-    out["empty_slices"] = index->num_empty_rows();
-    out["bytes"] = bytes;
-    out["bytes_per_vector"] = per_vector;
-    out["checksums_verified"] = args.verify;
-    nlohmann::ordered_json files = nlohmann::ordered_json::object();
-    for (const auto& [name, size] : index->file_sizes()) files[name] = size;
-    out["files"] = files;
-    nlohmann::ordered_json list = nlohmann::ordered_json::array();
-    for (std::size_t i = 0; i < index->volumes().size(); ++i) {
-      const auto& v = index->volumes()[i];
-      list.push_back({{"id", v.id},
-                      {"path", v.source},
-                      {"slices", v.num_slices},
-                      {"empty_slices", index->empty_slices(i)},
-                      {"split", v.split},
-                      {"dims", v.dims},
-                      {"spacing", v.spacing},
-                      {"metadata", nlohmann::json::parse(v.metadata_json)}});
-    }
-    out["volume_list"] = list;
-    fmt::print("{}\n", out.dump(2));
+    fmt::print("{}\n", index_info_json(*index, args.dir, args.verify, true));
     return 0;
   }
   fmt::print("{}\n", args.dir);

@@ -4,6 +4,7 @@
 #include "voxir/explain.h"
 #include "voxir/index.h"
 #include "voxir/ingest.h"
+#include "voxir/json.h"
 #include "voxir/search.h"
 #include "voxir/volume.h"
 
@@ -55,46 +56,12 @@ std::array<std::int64_t, 2> parse_slices(const std::string& text) {
   return r;
 }
 
+// The library's JSON of the answer (the server sends the same), plus what only the CLI has:
+// the vectors file it read and the explanation files it wrote.
 void print_json(const SearchArgs& args, const SearchParams& params, const SearchAnswer& answer,
                 const std::vector<ExplainFiles>& explained) {
-  nlohmann::ordered_json out;
-  out["index"] = args.dir;
-  out["query"] = {{"path", args.query},
-                  {"slices", answer.query_slices},
-                  {"slices_used", answer.query_slices_used}};
-  if (!answer.query_region.empty()) {
-    out["query"]["region"] = answer.query_region;
-    out["query_region"] = {{"name", answer.query_region},
-                           {"first", answer.query_slices[0]},
-                           {"last", answer.query_slices[1]},
-                           {"predicted", answer.query_region_predicted},
-                           {"confidence", answer.query_region_confidence}};
-  }
+  auto out = nlohmann::ordered_json::parse(search_answer_json(answer, params, args.dir, args.query));
   if (!args.query_vectors.empty()) out["query"]["vectors"] = args.query_vectors;
-  out["params"] = {{"k", params.k},           {"mode", to_string(params.mode)},
-                   {"rerank", params.rerank}, {"rerank_n", params.rerank_n},
-                   {"top", params.top},       {"exclude", answer.excluded},
-                   {"ef", params.ann.ef_search}, {"nprobe", params.ann.nprobe},
-                   {"refine", params.ann.refine}, {"require", params.require}};
-  nlohmann::ordered_json results = nlohmann::ordered_json::array();
-  for (const auto& r : answer.results) {
-    nlohmann::ordered_json alignment = nlohmann::ordered_json::array();
-    for (const auto& a : r.alignment)
-      alignment.push_back({a.query_slice, a.volume_slice, a.similarity});
-    results.push_back({{"volume", r.volume},
-                       {"path", r.path},
-                       {"score", r.score},
-                       {"votes", r.votes},
-                       {"location", r.location},
-                       {"alignment", alignment}});
-    if (r.region[0] >= 0) {
-      results.back()["region"] = {{"first", r.region[0]},
-                                  {"last", r.region[1]},
-                                  {"predicted", r.region_predicted},
-                                  {"confidence", r.region_confidence}};
-    }
-  }
-  out["results"] = results;
   if (!args.explain.empty()) {
     nlohmann::ordered_json files = nlohmann::ordered_json::array();
     for (const auto& f : explained) {
@@ -104,10 +71,6 @@ void print_json(const SearchArgs& args, const SearchParams& params, const Search
     }
     out["explain"] = files;
   }
-  const auto& t = answer.timings;
-  out["timings_ms"] = {{"read", t.read_ms},           {"embed", t.embed_ms},         {"candidates", t.candidates_ms},
-                       {"aggregate", t.aggregate_ms}, {"rerank", t.rerank_ms},
-                       {"localize", t.localize_ms},   {"total", t.total_ms}};
   fmt::print("{}\n", out.dump(2));
 }
 
