@@ -71,11 +71,12 @@ class Pool {
   // Offers `loop` to up to loop->helpers pool threads, runs its items on the calling thread too,
   // then waits for the items other threads have claimed.
   void run(const std::shared_ptr<Loop>& loop) {
+    const std::size_t helpers = loop->helpers;  // read before pool threads may count it down
     {
       const std::lock_guard lock(mutex_);
       queue_.push_back(loop);
     }
-    if (loop->helpers == 1) {
+    if (helpers == 1) {
       wake_.notify_one();
     } else {
       wake_.notify_all();
