@@ -160,6 +160,14 @@ Affine best_affine(const nifti_image& nim) {
 template <typename T>
 void convert(const std::uint8_t* data, const Dims& dims, const AxisMap& map, double slope,
              double inter, float* out) {
+  if (reinterpret_cast<std::uintptr_t>(data) % alignof(T) != 0) {
+    // vox_offset need not be a multiple of the voxel size, and loading a misaligned T is
+    // undefined: such a file's voxels are copied to aligned memory first.
+    std::vector<T> aligned(static_cast<std::size_t>(dims[0] * dims[1] * dims[2]));
+    std::memcpy(aligned.data(), data, aligned.size() * sizeof(T));
+    reorient_to_float(aligned.data(), dims, map, slope, inter, out);
+    return;
+  }
   reorient_to_float(reinterpret_cast<const T*>(data), dims, map, slope, inter, out);
 }
 
