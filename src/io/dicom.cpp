@@ -6,7 +6,9 @@
 #include "voxir/error.h"
 
 #include <gdcmDataSet.h>
+#include <gdcmDicts.h>
 #include <gdcmFile.h>
+#include <gdcmGlobal.h>
 #include <gdcmImage.h>
 #include <gdcmImageReader.h>
 #include <gdcmReader.h>
@@ -211,6 +213,22 @@ struct SliceHeader {
   double intercept = 0;
 };
 
+// GDCM reads the image and geometry elements (groups 0020 and 0028) through typed attributes
+// that assert, aborting the process, when an element's explicit VR is not compatible with the
+// dictionary's (e.g. HighBit stored as UL): such a file is refused before GDCM decodes it.
+void check_image_vrs(const gdcm::DataSet& ds, const fs::path& path) {
+  const gdcm::Dicts& dicts = gdcm::Global::GetInstance().GetDicts();
+  for (const gdcm::DataElement& de : ds.GetDES()) {
+    const gdcm::Tag& tag = de.GetTag();
+    if (tag.GetGroup() != 0x0020 && tag.GetGroup() != 0x0028) continue;
+    const gdcm::VR expected = dicts.GetDictEntry(tag).GetVR();
+    if (expected == gdcm::VR::INVALID || expected.Compatible(de.GetVR())) continue;
+    fail(ErrorKind::kInvalidInput, "{}: element ({:04x},{:04x}) has VR {}, expected {}", path.string(),
+         tag.GetGroup(), tag.GetElement(), gdcm::VR::GetVRString(de.GetVR()),
+         gdcm::VR::GetVRString(expected));
+  }
+}
+
 // Reads the header of `path`; nullopt for a DICOMDIR.
 std::optional<SliceHeader> read_header(const fs::path& path) {
   const LoadedFile loaded = load(path);
@@ -231,6 +249,7 @@ std::optional<SliceHeader> read_header(const fs::path& path) {
   const gdcm::File& file = reader.GetFile();
   if (trim(file.GetHeader().GetMediaStorageAsString()) == kDicomdirSopClass) return std::nullopt;
   const gdcm::DataSet& ds = file.GetDataSet();
+  check_image_vrs(ds, path);
   const bool big_endian =
       file.GetHeader().GetDataSetTransferSyntax() == gdcm::TransferSyntax::ExplicitVRBigEndian;
   return with_context(path.string(), [&] {
