@@ -133,6 +133,15 @@ bool read_catalog_input(Input input) {
   return refuses([&] {
     const index::Catalog catalog(file);
     const auto volumes = catalog.volumes();
+    // Index::open checks the volumes' rows against the manifest (contiguous from 0, each volume
+    // at least one slice, no more than the vectors) before it asks for labels; the same here,
+    // with kMaxRows standing in for the manifest's vector count.
+    constexpr std::int64_t kMaxRows = 1 << 20;
+    std::int64_t next_row = 0;
+    for (const auto& v : volumes) {
+      if (v.first_row != next_row || v.num_slices <= 0 || v.num_slices > kMaxRows - next_row) return;
+      next_row += v.num_slices;
+    }
     for (const auto& v : volumes) (void)catalog.labels(v);
     (void)catalog.contents(volumes);
   });
