@@ -593,6 +593,11 @@ void decode_slice(const SliceHeader& h, const SeriesGeometry& g, float* out) {
     fail(ErrorKind::kUnsupported, "{}: {} samples per pixel; expected greyscale", name,
          pf.GetSamplesPerPixel());
   }
+  if (pf.GetBitsAllocated() == 0 || pf.GetBitsAllocated() % 8 != 0) {
+    // GDCM's GetPixelSize asserts, aborting the process, on bits that are not whole bytes.
+    fail(ErrorKind::kUnsupported, "{}: BitsAllocated {} is not supported (expected 8, 16, 32 or 64)",
+         name, pf.GetBitsAllocated());
+  }
   const std::size_t n = std::size_t{g.rows} * g.columns;
   const std::size_t bytes = n * pf.GetPixelSize();
   if (loaded.structure.dataset_checked && !loaded.structure.encapsulated &&
