@@ -215,17 +215,29 @@ struct SliceHeader {
 
 // GDCM reads the image and geometry elements (groups 0020 and 0028) through typed attributes
 // that assert, aborting the process, when an element's explicit VR is not compatible with the
-// dictionary's (e.g. HighBit stored as UL): such a file is refused before GDCM decodes it.
+// dictionary's (e.g. HighBit stored as UL) or when a binary value is cut (SamplesPerPixel of 1
+// byte): such a file is refused before GDCM decodes it.
 void check_image_vrs(const gdcm::DataSet& ds, const fs::path& path) {
   const gdcm::Dicts& dicts = gdcm::Global::GetInstance().GetDicts();
   for (const gdcm::DataElement& de : ds.GetDES()) {
     const gdcm::Tag& tag = de.GetTag();
     if (tag.GetGroup() != 0x0020 && tag.GetGroup() != 0x0028) continue;
     const gdcm::VR expected = dicts.GetDictEntry(tag).GetVR();
-    if (expected == gdcm::VR::INVALID || expected.Compatible(de.GetVR())) continue;
-    fail(ErrorKind::kInvalidInput, "{}: element ({:04x},{:04x}) has VR {}, expected {}", path.string(),
-         tag.GetGroup(), tag.GetElement(), gdcm::VR::GetVRString(de.GetVR()),
-         gdcm::VR::GetVRString(expected));
+    if (expected == gdcm::VR::INVALID) continue;
+    if (!expected.Compatible(de.GetVR())) {
+      fail(ErrorKind::kInvalidInput, "{}: element ({:04x},{:04x}) has VR {}, expected {}",
+           path.string(), tag.GetGroup(), tag.GetElement(), gdcm::VR::GetVRString(de.GetVR()),
+           gdcm::VR::GetVRString(expected));
+    }
+    const gdcm::VR vr = de.GetVR() == gdcm::VR::INVALID ? expected : de.GetVR();
+    const unsigned size = vr & (gdcm::VR::US | gdcm::VR::SS)                   ? 2
+                          : vr & (gdcm::VR::UL | gdcm::VR::SL | gdcm::VR::FL) ? 4
+                          : vr & gdcm::VR::FD                                 ? 8
+                                                                              : 1;
+    if (!de.IsUndefinedLength() && de.GetVL() % size != 0) {
+      fail(ErrorKind::kInvalidInput, "{}: element ({:04x},{:04x}) holds {} bytes, not whole {}-byte values",
+           path.string(), tag.GetGroup(), tag.GetElement(), static_cast<std::uint32_t>(de.GetVL()), size);
+    }
   }
 }
 
