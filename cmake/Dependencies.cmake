@@ -6,6 +6,8 @@ find_package(fmt REQUIRED)
 find_package(nlohmann_json REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(GDCM REQUIRED)
+# libpng: the pictures of search explanations (voxir/explain.h).
+find_package(PNG REQUIRED)
 
 # nifti_clib: Debian's CMake config for it is broken, so locate the pieces directly.
 find_path(NIFTI_INCLUDE_DIR nifti2_io.h PATH_SUFFIXES nifti REQUIRED)
@@ -16,6 +18,9 @@ target_include_directories(voxir_nifti SYSTEM INTERFACE ${NIFTI_INCLUDE_DIR})
 target_link_libraries(voxir_nifti INTERFACE ${NIFTI2_LIBRARY} ${ZNZ_LIBRARY} ZLIB::ZLIB m)
 
 pkg_check_modules(LIBDEFLATE REQUIRED IMPORTED_TARGET libdeflate)
+# cpp-httplib: Debian builds it as a shared library; its .pc carries the feature defines
+# (OpenSSL, zlib, brotli) the header must be compiled with.
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 
 # libtorch (Debian libtorch-dev) for TorchScript models; optional: without it, torchscript:
 # specs fail with kUnsupported. scripts/setup installs it, so the normal build has it.

@@ -38,10 +38,10 @@ int run_bench(BenchArgs& args) {
   const BenchmarkSummary s = run_benchmark(args.dataset, args.options);
   // Label-set differences change what the tables mean: shown even with --quiet.
   for (const auto& w : s.warnings) fmt::print(stderr, "warning: {}\n", w);
-  fmt::print("{:<28} {:<7} {:<19} {:<7} {}\n", "embedder", "classes", "mode", "ranking",
+  fmt::print("{:<28} {:<7} {:<21} {:<7} {}\n", "embedder", "classes", "mode", "ranking",
              "recall mean ± std (classes)");
   for (const auto& r : s.recalls) {
-    fmt::print("{:<28} {:<7} {:<19} {:<7} {:.3f} ± {:.3f} ({})\n", r.embedder, r.granularity,
+    fmt::print("{:<28} {:<7} {:<21} {:<7} {:.3f} ± {:.3f} ({})\n", r.embedder, r.granularity,
                r.mode == "localized" ? "localized/" + args.options.localized : r.mode,
                r.rerank ? "rerank" : "count", r.mean, r.std, r.classes);
   }
@@ -96,6 +96,9 @@ void add_bench_command(CLI::App& app, CommandRun& run) {
                   "A class is present on a slice with at least this many voxels (above 1, database "
                   "labels are re-read)")
       ->capture_default_str();
+  cmd->add_flag("--predicted-regions", o.predicted_regions,
+                "Also run region queries with slices predicted from the database's labels instead "
+                "of the query's (slice IoU and recall side by side; docs/predicted-anatomy.md)");
   cmd->add_option("--max-queries", o.max_queries, "Use only the first N query volumes (0: all)")
       ->capture_default_str();
   cmd->add_option("--threads", o.threads, "Worker threads (0: all cores)")->capture_default_str();

@@ -15,6 +15,7 @@ void add_synth_command(CLI::App& app, CommandRun& run);
 void add_index_command(CLI::App& app, CommandRun& run);
 void add_search_command(CLI::App& app, CommandRun& run);
 void add_bench_command(CLI::App& app, CommandRun& run);
+void add_serve_command(CLI::App& app, CommandRun& run);
 
 // Help of --frame on every command that reads volumes.
 inline constexpr const char* kFrameHelp =

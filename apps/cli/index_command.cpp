@@ -1,13 +1,13 @@
-// voxir index build|add|remove|info: make and maintain an index folder (docs/index-format.md).
+// voxir index build|add|remove|info|import: make and maintain an index folder (docs/index-format.md).
 #include "command.h"
 #include "progress_bar.h"
 #include "voxir/embed.h"
 #include "voxir/error.h"
 #include "voxir/index.h"
+#include "voxir/json.h"
 #include "voxir/ingest.h"
 
 #include <fmt/core.h>
-#include <nlohmann/json.hpp>
 
 #include <memory>
 
@@ -94,36 +94,7 @@ int run_info(const IndexArgs& args) {
   const double per_vector =
       index->num_vectors() > 0 ? double(bytes) / double(index->num_vectors()) : 0;
   if (args.json) {
-    nlohmann::ordered_json out;
-    out["dir"] = args.dir;
-    out["generation"] = index->generation();
-    out["index"] = index->spec().str();
-    out["embedder"] = {{"spec", index->embedder().spec},
-                       {"fingerprint", index->embedder().fingerprint},
-                       {"dim", index->dim()}};
-    out["volumes"] = index->volumes().size();
-    out["vectors"] = index->num_vectors();
-    out["empty_slices"] = index->num_empty_rows();
-    out["bytes"] = bytes;
-    out["bytes_per_vector"] = per_vector;
-    out["checksums_verified"] = args.verify;
-    nlohmann::ordered_json files = nlohmann::ordered_json::object();
-    for (const auto& [name, size] : index->file_sizes()) files[name] = size;
-    out["files"] = files;
-    nlohmann::ordered_json list = nlohmann::ordered_json::array();
-    for (std::size_t i = 0; i < index->volumes().size(); ++i) {
-      const auto& v = index->volumes()[i];
-      list.push_back({{"id", v.id},
-                      {"path", v.source},
-                      {"slices", v.num_slices},
-                      {"empty_slices", index->empty_slices(i)},
-                      {"split", v.split},
-                      {"dims", v.dims},
-                      {"spacing", v.spacing},
-                      {"metadata", nlohmann::json::parse(v.metadata_json)}});
-    }
-    out["volume_list"] = list;
-    fmt::print("{}\n", out.dump(2));
+    fmt::print("{}\n", index_info_json(*index, args.dir, args.verify, true));
     return 0;
   }
   fmt::print("{}\n", args.dir);
@@ -143,6 +114,51 @@ int run_info(const IndexArgs& args) {
     }
   }
   return 0;
+}
+
+// voxir index import: vectors made outside voxir (docs/import.md).
+struct ImportArgs {
+  std::string dir;
+  ImportSource source;
+  std::string index;  // empty: the default for a new index, the index's own for an existing one
+  int threads = 0;
+};
+
+int run_import(const ImportArgs& args) {
+  ImportOptions options;
+  if (!args.index.empty()) {
+    std::vector<std::string> notes;
+    options.index = IndexSpec::parse(args.index, &notes);
+    for (const auto& note : notes) fmt::print(stderr, "note: {}\n", note);
+  }
+  options.write.threads = args.threads;
+  const auto report = import_vectors(args.dir, args.source, options);
+  return print_report(report, args.dir, "imported");
+}
+
+void add_import_command(CLI::App* cmd, CommandRun& run) {
+  auto args = std::make_shared<ImportArgs>();
+  CLI::App* import = cmd->add_subcommand(
+      "import", "Index vectors made outside voxir, from .npy files (docs/import.md)");
+  import->add_option("index-dir", args->dir, "Index folder: a new index, or one made by import")
+      ->required();
+  import->add_option("vectors", args->source.vectors, "(n, d) float32 or float16 .npy, C order")
+      ->required();
+  import->add_option("--volume-ids", args->source.volume_ids,
+                     "(n,) int32 or int64 .npy: the volume of each row")
+      ->required();
+  import->add_option("--slice-ids", args->source.slice_ids,
+                     "(n,) int32 .npy: the slice of each row (0 = most inferior, 0..N-1 per volume)")
+      ->required();
+  import->add_option("--names", args->source.names,
+                     "Text file: one volume name per distinct volume id, in increasing id order "
+                     "(default: the ids as numbers)");
+  import->add_option("--index", args->index,
+                     fmt::format("Index spec of a new index (default {}; an existing index keeps "
+                                 "its own)",
+                                 kDefaultIndexSpec));
+  import->add_option("--threads", args->threads, "Threads (0: all cores)");
+  import->callback([args, &run] { run = [args] { return run_import(*args); }; });
 }
 
 // Options shared by build and add.
@@ -204,6 +220,8 @@ void add_index_command(CLI::App& app, CommandRun& run) {
   info->add_flag("--verify", args->verify,
                  "Also check the vectors' checksum (the other files are checked at every open)");
   info->callback([args, &run] { run = [args] { return run_info(*args); }; });
+
+  add_import_command(cmd, run);
 }
 
 }  // namespace voxir::cli

@@ -1,6 +1,8 @@
 // voxir info: what a volume (and optionally its labels) holds, in canonical order.
 #include "command.h"
+#include "voxir/index.h"
 #include "voxir/labels.h"
+#include "voxir/predict.h"
 #include "voxir/volume.h"
 
 #include <fmt/core.h>
@@ -21,6 +23,7 @@ struct InfoArgs {
   std::uint32_t min_voxels = 1;
   bool resample_uneven = false;
   std::int64_t frame = -1;  // -1: not given
+  std::string predict_index;  // --predict-regions
   bool json = false;
 };
 
@@ -62,6 +65,22 @@ void print_extents(const char* title, const Extents& extents) {
   for (const auto& [name, e] : extents) fmt::print("    {:<32} {:>4} .. {:<4}\n", name, e[0], e[1]);
 }
 
+nlohmann::ordered_json to_json(const std::vector<PredictedExtent>& extents) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (const auto& e : extents) {
+    out[e.region.name] = {{"first", e.slices[0]}, {"last", e.slices[1]}, {"confidence", e.confidence}};
+  }
+  return out;
+}
+
+void print_predicted(const char* title, const std::vector<PredictedExtent>& extents) {
+  fmt::print("  predicted {} ({} present; slices first..last, confidence)\n", title, extents.size());
+  for (const auto& e : extents) {
+    fmt::print("    {:<32} {:>4} .. {:<4} {:.2f}\n", e.region.name, e.slices[0], e.slices[1],
+               e.confidence);
+  }
+}
+
 int run_info(const InfoArgs& args) {
   ReadOptions options;
   options.series_uid = args.series_uid;
@@ -71,6 +90,11 @@ int run_info(const InfoArgs& args) {
   const auto range = volume.hu_range();
   std::optional<LabelFacts> facts;
   if (!args.labels.empty()) facts = label_facts(args, volume);
+  std::optional<AnatomyPrediction> predicted;
+  if (!args.predict_index.empty()) {
+    const auto index = Index::open(args.predict_index);
+    predicted.emplace(predict_anatomy(*index, volume));
+  }
   if (facts) {
     for (const auto& s : facts->skipped) {
       fmt::print(stderr, "voxir: warning: {}: '{}' is not a TotalSegmentator class name; skipped\n",
@@ -92,6 +116,11 @@ int run_info(const InfoArgs& args) {
       out["labels"] = to_json(facts->fine);
       out["coarse"] = to_json(facts->coarse);
     }
+    if (predicted) {
+      out["predicted"] = {{"index", args.predict_index},
+                          {"labels", to_json(predicted->extents(false))},
+                          {"coarse", to_json(predicted->extents(true))}};
+    }
     fmt::print("{}\n", out.dump(2));
     return 0;
   }
@@ -110,6 +139,10 @@ int run_info(const InfoArgs& args) {
   if (facts) {
     print_extents("classes", facts->fine);
     print_extents("coarse regions", facts->coarse);
+  }
+  if (predicted) {
+    print_predicted("classes", predicted->extents(false));
+    print_predicted("coarse regions", predicted->extents(true));
   }
   return 0;
 }
@@ -135,6 +168,9 @@ void add_info_command(CLI::App& app, CommandRun& run) {
                  "Resample a DICOM series with uneven slice gaps onto its smallest gap (linear)");
   cmd->add_option("--frame", args->frame, kFrameHelp)
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--predict-regions", args->predict_index,
+                  "Index folder: predict each class's and region's slices from its labelled "
+                  "slices (docs/predicted-anatomy.md)");
   cmd->add_flag("--json", args->json, "Print JSON instead of text");
   cmd->callback([args, &run] { run = [args] { return run_info(*args); }; });
 }

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   voxir::cli::add_index_command(app, run);
   voxir::cli::add_search_command(app, run);
   voxir::cli::add_bench_command(app, run);
+  voxir::cli::add_serve_command(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

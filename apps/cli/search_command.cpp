@@ -1,14 +1,20 @@
 // voxir search: find the indexed volumes most similar to a query volume or one of its regions.
 #include "command.h"
 #include "voxir/error.h"
+#include "voxir/explain.h"
 #include "voxir/index.h"
+#include "voxir/ingest.h"
+#include "voxir/json.h"
 #include "voxir/search.h"
+#include "voxir/volume.h"
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
 #include <charconv>
 #include <memory>
+#include <optional>
+#include <vector>
 
 namespace voxir::cli {
 namespace {
@@ -16,6 +22,7 @@ namespace {
 struct SearchArgs {
   std::string dir;
   std::string query;
+  std::string query_vectors;  // .npy of precomputed query slice vectors, instead of `query`
   std::string labels;
   std::string region;
   std::string slices;
@@ -29,6 +36,8 @@ struct SearchArgs {
   AnnParams ann;
   bool json = false;
   bool exclude_self = false;
+  std::string explain;  // --explain folder
+  std::string require;
 };
 
 std::array<std::int64_t, 2> parse_slices(const std::string& text) {
@@ -47,62 +56,75 @@ std::array<std::int64_t, 2> parse_slices(const std::string& text) {
   return r;
 }
 
-void print_json(const SearchArgs& args, const SearchParams& params, const SearchAnswer& answer) {
-  nlohmann::ordered_json out;
-  out["index"] = args.dir;
-  out["query"] = {{"path", args.query},
-                  {"slices", answer.query_slices},
-                  {"slices_used", answer.query_slices_used}};
-  if (!answer.query_region.empty()) out["query"]["region"] = answer.query_region;
-  out["params"] = {{"k", params.k},           {"mode", to_string(params.mode)},
-                   {"rerank", params.rerank}, {"rerank_n", params.rerank_n},
-                   {"top", params.top},       {"exclude", answer.excluded},
-                   {"ef", params.ann.ef_search}, {"nprobe", params.ann.nprobe},
-                   {"refine", params.ann.refine}};
-  nlohmann::ordered_json results = nlohmann::ordered_json::array();
-  for (const auto& r : answer.results) {
-    nlohmann::ordered_json alignment = nlohmann::ordered_json::array();
-    for (const auto& a : r.alignment)
-      alignment.push_back({a.query_slice, a.volume_slice, a.similarity});
-    results.push_back({{"volume", r.volume},
-                       {"path", r.path},
-                       {"score", r.score},
-                       {"votes", r.votes},
-                       {"location", r.location},
-                       {"alignment", alignment}});
+// The library's JSON of the answer (the server sends the same), plus what only the CLI has:
+// the vectors file it read and the explanation files it wrote.
+void print_json(const SearchArgs& args, const SearchParams& params, const SearchAnswer& answer,
+                const std::vector<ExplainFiles>& explained) {
+  auto out = nlohmann::ordered_json::parse(search_answer_json(answer, params, args.dir, args.query));
+  if (!args.query_vectors.empty()) out["query"]["vectors"] = args.query_vectors;
+  if (!args.explain.empty()) {
+    nlohmann::ordered_json files = nlohmann::ordered_json::array();
+    for (const auto& f : explained) {
+      files.push_back({{"heatmap", f.heatmap.string()},
+                       {"strip", f.strip.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(f.strip.string())},
+                       {"alignment", f.alignment.string()}});
+    }
+    out["explain"] = files;
   }
-  out["results"] = results;
-  const auto& t = answer.timings;
-  out["timings_ms"] = {{"read", t.read_ms},           {"embed", t.embed_ms},         {"candidates", t.candidates_ms},
-                       {"aggregate", t.aggregate_ms}, {"rerank", t.rerank_ms},
-                       {"localize", t.localize_ms},   {"total", t.total_ms}};
   fmt::print("{}\n", out.dump(2));
 }
 
-void print_text(const SearchArgs& args, const SearchParams& params, const SearchAnswer& answer) {
+void print_text(const SearchArgs& args, const SearchParams& params, const SearchAnswer& answer,
+                const std::vector<ExplainFiles>& explained) {
   const std::int64_t asked = answer.query_slices[1] - answer.query_slices[0] + 1;
-  fmt::print("query {} slices {}..{} ({}{}), k {}, {} votes{}\n", args.query,
+  fmt::print("query {} slices {}..{} ({}{}), k {}, {} votes{}\n",
+             args.query.empty() ? args.query_vectors : args.query,
              answer.query_slices[0], answer.query_slices[1], asked,
              answer.query_slices_used == asked
                  ? std::string()
                  : fmt::format("; {} with body used", answer.query_slices_used),
              params.k, to_string(params.mode),
              params.rerank ? fmt::format(", MaxSim re-rank of top {}", params.rerank_n) : "");
-  fmt::print("{:>4}  {:<20} {:>9} {:>6}  {:<11} {}\n", "rank", "volume", "score", "votes",
-             "location", "path");
+  if (!answer.query_region.empty()) {
+    fmt::print("region {}: slices {}..{}{}\n", answer.query_region, answer.query_slices[0],
+               answer.query_slices[1],
+               answer.query_region_predicted
+                   ? fmt::format(" (predicted from the index's labelled slices, confidence {:.2f})",
+                                 answer.query_region_confidence)
+                   : " (from the query's labels)");
+  }
+  // The region column: where the query's (or required) region lies in each result; '*' marks
+  // a predicted extent (the result has no stored labels).
+  const bool region = !answer.query_region.empty() || !params.require.empty();
+  fmt::print("{:>4}  {:<20} {:>9} {:>6}  {:<11} {}{}\n", "rank", "volume", "score", "votes",
+             "location", region ? fmt::format("{:<12} ", "region") : "", "path");
   for (std::size_t i = 0; i < answer.results.size(); ++i) {
     const auto& r = answer.results[i];
-    fmt::print("{:>4}  {:<20} {:>9.4f} {:>6}  {:<11} {}\n", i + 1, r.volume, r.score, r.votes,
-               fmt::format("{}..{}", r.location[0], r.location[1]), r.path);
+    const std::string where =
+        r.region[0] < 0 ? "-"
+                        : fmt::format("{}..{}{}", r.region[0], r.region[1], r.region_predicted ? "*" : "");
+    fmt::print("{:>4}  {:<20} {:>9.4f} {:>6}  {:<11} {}{}\n", i + 1, r.volume, r.score, r.votes,
+               fmt::format("{}..{}", r.location[0], r.location[1]),
+               region ? fmt::format("{:<12} ", where) : "", r.path);
   }
+  if (region) fmt::print("region: slices of the region in each result; * = predicted (no stored labels)\n");
   const auto& t = answer.timings;
   fmt::print(
       "time (ms): read {:.1f}, embed {:.1f}, candidates {:.1f}, aggregate {:.1f}, rerank {:.1f}, localize "
       "{:.1f}, total {:.1f}\n",
       t.read_ms, t.embed_ms, t.candidates_ms, t.aggregate_ms, t.rerank_ms, t.localize_ms, t.total_ms);
+  if (!args.explain.empty()) {
+    fmt::print("explanations in {}: heatmap, strip and alignment per result{}\n", args.explain,
+               explained.empty() || explained.front().strip_note.empty()
+                   ? std::string()
+                   : fmt::format(" (no strip: {})", explained.front().strip_note));
+  }
 }
 
 int run_search(const SearchArgs& args) {
+  if (args.query.empty() == args.query_vectors.empty()) {
+    fail(ErrorKind::kUsage, "search takes a query volume or --query-vectors <q.npy>, exactly one");
+  }
   Query query;
   query.path = args.query;
   query.read.series_uid = args.series_uid;
@@ -116,15 +138,29 @@ int run_search(const SearchArgs& args) {
   params.rerank_n = args.rerank_n;
   params.top = args.top;
   params.ann = args.ann;
+  params.explain = !args.explain.empty();
+  params.require = args.require;
   params.validate();
   const auto index = Index::open(args.dir);
+  std::vector<float> query_vectors;  // outlives the search: query.vectors points into it
+  if (!args.query_vectors.empty()) {
+    query_vectors = read_query_vectors(args.query_vectors, index->dim());
+    query.vectors = query_vectors;
+  }
   if (!args.slices.empty()) query.slices = parse_slices(args.slices);
   if (args.frame >= 0) query.read.frame = args.frame;
   const auto answer = search(*index, query);
+  std::vector<ExplainFiles> explained;
+  if (!args.explain.empty()) {
+    // The strip shows the query's slices: read it once more (the search did not keep it).
+    std::optional<Volume> volume;
+    if (!query.path.empty()) volume.emplace(read_volume(query.path, query.read));
+    explained = write_explanations(answer, volume ? &*volume : nullptr, args.explain);
+  }
   if (args.json) {
-    print_json(args, query.params, answer);
+    print_json(args, query.params, answer, explained);
   } else {
-    print_text(args, query.params, answer);
+    print_text(args, query.params, answer, explained);
   }
   return answer.results.empty() ? 1 : 0;
 }
@@ -136,8 +172,10 @@ void add_search_command(CLI::App& app, CommandRun& run) {
   CLI::App* cmd = app.add_subcommand(
       "search", "Find the indexed volumes most similar to a query volume or region");
   cmd->add_option("index-dir", args->dir, "Index folder")->required();
-  cmd->add_option("query", args->query, "Query volume: NIfTI file or DICOM series folder")
-      ->required();
+  cmd->add_option("query", args->query, "Query volume: NIfTI file or DICOM series folder");
+  cmd->add_option("--query-vectors", args->query_vectors,
+                  "Instead of a query volume: (m, d) float32/float16 .npy of precomputed query "
+                  "slice vectors, one row per slice in slice order (docs/import.md)");
   cmd->add_option("--series", args->series_uid,
                   "SeriesInstanceUID to read from a folder with several");
   cmd->add_option("--frame", args->frame, kFrameHelp)
@@ -145,11 +183,11 @@ void add_search_command(CLI::App& app, CommandRun& run) {
   auto* labels = cmd->add_option("--labels", args->labels,
                                  "The query's labels: folder of masks or multilabel file");
   auto* region = cmd->add_option("--region", args->region,
-                                 "Search with the slices of this class (or coarse region)");
+                                 "Search with the slices of this class (or coarse region): from --labels, or "
+                                 "predicted from the index's labelled slices without them");
   auto* slices = cmd->add_option("--slices", args->slices,
                                  "Search with slices A:B (inclusive; 0 = most inferior; an open end "
                                  "means the first or last slice)");
-  region->needs(labels);
   labels->needs(region);
   region->excludes(slices);
   cmd->add_option("--mode", args->mode, "Volume vote: count, sum or max")->capture_default_str();
@@ -165,6 +203,13 @@ void add_search_command(CLI::App& app, CommandRun& run) {
       ->capture_default_str();
   cmd->add_flag("--exclude-self", args->exclude_self,
                 "Drop the query volume itself from the results");
+  cmd->add_option("--explain", args->explain,
+                  "Write per result a similarity heatmap with the MaxSim alignment, a strip of "
+                  "aligned slice pairs (PNG) and the alignment (JSON) into this folder")
+      ->excludes("--no-rerank");
+  cmd->add_option("--require", args->require,
+                  "Return only volumes containing this class or region (stored labels, else "
+                  "predicted anatomy)");
   cmd->add_flag("--json", args->json, "Print JSON");
   cmd->callback([args, &run] { run = [args] { return run_search(*args); }; });
 }

@@ -56,6 +56,10 @@ struct BenchmarkOptions {
   // A class is present on a slice with at least this many voxels (docs/method.md §1). Above 1 the
   // database labels are re-read from the dataset (the index stores presence at 1 voxel).
   int min_voxels = 1;
+  // Also score region queries whose slices are predicted (voxir/predict.h) instead of read from
+  // the query's labels: per class the slice-range IoU of predicted vs true extent, and region
+  // and localized recall with predicted regions beside those with true ones.
+  bool predicted_regions = false;
   int max_queries = 0; // 0: every query subject; else the first N (a quick look)
   int threads = 0;     // 0: all cores
   std::filesystem::path out = "bench-report";  // report folder; indexes and cache in out/work
@@ -69,7 +73,9 @@ struct BenchmarkOptions {
 struct RecallSummary {
   std::string embedder;
   std::string granularity;  // "fine" or "coarse"
-  std::string mode;         // "slice", "volume", "region", "localized" (the chosen rule)
+  // "slice", "volume", "region", "localized" (the chosen rule); with predicted_regions also
+  // "region (predicted)" and "localized (predicted)"
+  std::string mode;
   bool rerank = false;
   double mean = 0;
   double std = 0;

@@ -70,7 +70,8 @@ class Embedder {
 };
 
 struct EmbedderOptions {
-  // Worker threads per embed() call; 0 = std::thread::hardware_concurrency().
+  // Threads per embed() call, taken from the library's pool (at most $VOXIR_THREADS, else the
+  // CPUs the process may use); 0 = all of them. libtorch's own threads: this many.
   int threads = 0;
   // Slices per model forward pass (TorchScript). Larger batches are a little faster and need
   // channels*width*height*4 bytes of input per slice plus the model's activations.

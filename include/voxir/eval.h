@@ -25,6 +25,11 @@
 
 namespace voxir::eval {
 
+// Slice-range IoU of two inclusive ranges [first, last]: shared slices / slices in either.
+// 0 when they do not overlap; 1 when equal. Throws Error(kInvalidInput) for a range with
+// first > last or first < 0.
+[[nodiscard]] double slice_iou(const std::array<std::int64_t, 2>& a, const std::array<std::int64_t, 2>& b);
+
 // Fraction of the first k entries that are relevant (entries past the list count as not
 // relevant). k >= 1.
 [[nodiscard]] double precision_at_k(const std::vector<bool>& ranked, int k);

@@ -161,6 +161,10 @@ class Index {
   [[nodiscard]] std::int64_t empty_slices(std::size_t volume) const;
   // Bytes on disk of the current generation: total and per file name.
   [[nodiscard]] std::vector<std::pair<std::string, std::uint64_t>> file_sizes() const;
+  // Whether the folder's CURRENT still names this generation (false once a later write switched
+  // it, or the index was deleted): how a long-running reader notices it should re-open. Reads
+  // one small file.
+  [[nodiscard]] bool is_current() const;
 
   // The k most similar rows of each of n queries (row-major, n * dim): ids[i * k + r] and
   // sims[i * k + r], best first; -1 / -inf fill when fewer than k rows exist.

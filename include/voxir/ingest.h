@@ -85,4 +85,44 @@ BuildReport add_to_index_from_paths(const std::filesystem::path& dir,
 BuildReport remove_from_index(const std::filesystem::path& dir, std::string_view volume_id,
                               const WriteOptions& options = {});
 
+// Vectors made outside voxir (another model, a Python pipeline), from .npy files (voxir/npy.h;
+// the format and a NumPy example: docs/import.md). Row r of `vectors` (n x d, '<f4' or '<f2')
+// is slice slice_ids[r] of volume volume_ids[r]; rows may come in any order. Each volume's slice
+// numbers must be 0 .. num_slices - 1 (0 = most inferior, voxir/volume.h), each once.
+struct ImportSource {
+  std::filesystem::path vectors;     // n x d, '<f4' or '<f2' (widened), C order, finite, nonzero
+  std::filesystem::path volume_ids;  // n values, '<i4' or '<i8'
+  std::filesystem::path slice_ids;   // n values, '<i4' (or '<i8'), >= 0
+  // Optional text file, one volume name per line, one line per distinct volume id in increasing
+  // id order (line i names the i-th smallest id; with ids 0..V-1, line i names volume i). Names
+  // are the volume ids in the index; without the file the ids are the numbers in decimal.
+  std::filesystem::path names;
+};
+
+// The embedder spec recorded for imported vectors of dimension `dim`: "external:<dim>". voxir
+// cannot embed a volume for such an index: search it with vectors or an indexed volume id.
+[[nodiscard]] std::string external_embedder_spec(int dim);
+
+struct ImportOptions {
+  // Index spec of a new index; for an existing one, nullopt (keep its spec) or the same spec.
+  std::optional<IndexSpec> index = std::nullopt;
+  WriteOptions write = {};
+};
+
+// Imports the vectors into `dir`: a new index when `dir` holds none (build), else a new
+// generation of the existing one (add), which must hold imported vectors of the same dimension.
+// Each row is L2-normalised (inner product = cosine, the index contract). Every file is read and
+// checked before anything is written; a bad one throws Error naming the file and what is wrong
+// (kInvalidInput: wrong dtype or shape, lengths that differ, NaN or infinite values, a zero row,
+// duplicate or missing (volume, slice) pairs, names that do not match the ids, a dimension or
+// embedder that differs from the index; kUnsupported: see voxir/npy.h), and the index stays as it
+// was.
+BuildReport import_vectors(const std::filesystem::path& dir, const ImportSource& source,
+                           const ImportOptions& options = {});
+
+// Query slice vectors from a .npy file (m x dim, '<f4' or '<f2', one row per query slice in slice
+// order), checked (finite, nonzero) and L2-normalised, ready for Query::vectors (voxir/search.h).
+// Throws Error(kInvalidInput) naming the file when its shape or dimension does not fit `dim`.
+[[nodiscard]] std::vector<float> read_query_vectors(const std::filesystem::path& path, int dim);
+
 }  // namespace voxir

@@ -23,6 +23,7 @@
 
 #include "voxir/index.h"
 #include "voxir/labels.h"
+#include "voxir/predict.h"
 #include "voxir/volume.h"
 
 #include <array>
@@ -54,6 +55,13 @@ struct SearchParams {
   // Volumes never returned (e.g. the query itself, for --exclude-self).
   std::vector<std::string> exclude;
   AnnParams ann;
+  // Keep each result's MaxSim similarity matrix (SearchResult::similarity) to explain it
+  // (voxir/explain.h); needs rerank. Costs query slices x result slices floats per result.
+  bool explain = false;
+  // Only volumes containing this class or coarse region (voxir/labels.h) are returned: by their
+  // stored labels, or for volumes indexed without labels by their predicted anatomy
+  // (voxir/predict.h; costs a k-NN search of each such candidate's slices). "" : no filter.
+  std::string require;
   // Throws Error(kUsage) naming the bad knob.
   void validate() const;
 };
@@ -70,6 +78,18 @@ struct SearchResult {
     float similarity;
   };
   std::vector<Aligned> alignment;  // one per query slice with rerank; retrieved hits without
+  // With SearchParams::explain (and rerank): <q_i, v_j> for row i = alignment[i]'s query slice
+  // and column j = slice j of the result (similarity_columns = its slice count), row-major; the
+  // re-ranker's own matrix, whose row maxima are the alignment. -inf in columns of slices
+  // without content (never aligned).
+  std::vector<float> similarity;
+  std::int64_t similarity_columns = 0;
+  // With a query region (or SearchParams::require): where that region lies in this result, from
+  // its stored labels or, indexed without labels, predicted (region_predicted, with its
+  // confidence); {-1, -1} when it is absent there or cannot be known.
+  std::array<std::int64_t, 2> region{-1, -1};
+  bool region_predicted = false;
+  double region_confidence = 0;
 };
 
 struct SearchTimings {
@@ -84,6 +104,10 @@ struct SearchAnswer {
   std::array<std::int64_t, 2> query_slices{0, 0};  // query slice range asked for, inclusive
   std::int64_t query_slices_used = 0;  // slices of that range with content, which took part
   std::string query_region;            // the Query's region, canonical name; or ""
+  // Whether query_slices is the region's predicted extent (the query had no labels,
+  // voxir/predict.h) and that extent's confidence (mean probability; 1 for labelled regions).
+  bool query_region_predicted = false;
+  double query_region_confidence = 1;
   std::vector<std::string> excluded;   // volume ids left out (Query::exclude_self)
 };
 
@@ -98,6 +122,9 @@ struct SearchAnswer {
 // means the last slice), or the extent of
 // `region` (a class or coarse region name, voxir/labels.h) in the query's labels: `labels` (mask
 // folder or multilabel file) for path and volume sources, the index's catalog for indexed_id.
+// Without labels (no `labels`, an indexed volume stored without labels, or vectors) the region's
+// extent is predicted from the index's labelled slices (voxir/predict.h, with `predict`) and the
+// answer says so (SearchAnswer::query_region_predicted).
 struct Query {
   static constexpr std::int64_t kLastSlice = -1;  // as slices[1]: up to the last slice
 
@@ -118,6 +145,9 @@ struct Query {
   // A class is on a slice of `labels` when it has at least this many voxels there (an indexed
   // volume's stored presence is at 1 voxel).
   std::uint32_t min_voxels = 1;
+  // How a region is predicted when the query has no labels. The query's own indexed volume
+  // (indexed_id) never votes.
+  PredictOptions predict;
 
   // Leaves the query's own volume out of the results: for indexed_id that volume; for a path,
   // every indexed volume read from the same file or folder (compared after resolving links and
@@ -130,8 +160,9 @@ struct Query {
 };
 
 // Runs `query` on `index` (the stages above). Throws Error: kUsage for a malformed query (no or
-// several sources, region and slices both, region without labels, slices outside the volume),
-// kNotFound for an unknown region name or indexed id, a region on no slice of the query, and
+// several sources, region and slices both, slices outside the volume),
+// kNotFound for an unknown region name or indexed id, a region on no slice of the query (or not
+// predicted on any), an index without labelled volumes to predict a region from, and
 // whatever reading or embedding the query throws (with the query's path as context).
 // Thread-safe for concurrent calls on the same index.
 [[nodiscard]] SearchAnswer search(const Index& index, const Query& query);

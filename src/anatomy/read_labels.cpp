@@ -4,33 +4,48 @@
 #include "voxir/labels.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
-#include <cstdlib>
 #include <map>
 #include <mutex>
 
 namespace voxir {
 namespace {
 
-std::string grid_string(const Volume& v) {
-  return fmt::format("{}x{}x{} at {:.4g}x{:.4g}x{:.4g} mm, origin ({:.2f}, {:.2f}, {:.2f})", v.nx(), v.ny(),
-                     v.nz(), v.spacing()[0], v.spacing()[1], v.spacing()[2], v.affine()[0][3],
-                     v.affine()[1][3], v.affine()[2][3]);
+// Largest id a label table may name. Ids index a lookup table (one int per id up to the largest),
+// and label voxels are integers of at most 16 bits in practice (TotalSegmentator uses 1..117), so
+// a larger Key is a corrupt or hostile header. Listed in docs/limits.md.
+constexpr int kMaxLabelId = 65535;
+
+// A grid as the label readers see it: dims and canonical affine (voxel -> RAS mm).
+struct Grid {
+  Dims dims;
+  Affine affine;
+};
+
+std::string grid_string(const Grid& g) {
+  double spacing[3];
+  for (int c = 0; c < 3; ++c) {
+    spacing[c] = std::hypot(g.affine[0][c], g.affine[1][c], g.affine[2][c]);
+  }
+  return fmt::format("{}x{}x{} at {:.4g}x{:.4g}x{:.4g} mm, origin ({:.2f}, {:.2f}, {:.2f})", g.dims[0], g.dims[1],
+                     g.dims[2], spacing[0], spacing[1], spacing[2], g.affine[0][3], g.affine[1][3], g.affine[2][3]);
 }
 
-void check_same_grid(const Volume& labels, const Volume& ct, double tolerance,
+void check_same_grid(const Grid& labels, const Volume& ct_volume, double tolerance,
                      const std::filesystem::path& path) {
-  if (labels.dims() != ct.dims()) {
+  const Grid ct{ct_volume.dims(), ct_volume.affine()};
+  if (labels.dims != ct.dims) {
     fail(ErrorKind::kInvalidInput, "{}: label grid {} does not match the CT grid {} (dimensions differ)",
          path.string(), grid_string(labels), grid_string(ct));
   }
   double worst = 0;
   for (int r = 0; r < 3; ++r) {
     // Compare where the grids put the corners, in mm, so rotations and spacings are weighed alike.
-    worst = std::max(worst, std::abs(labels.affine()[r][3] - ct.affine()[r][3]));
+    worst = std::max(worst, std::abs(labels.affine[r][3] - ct.affine[r][3]));
     for (int c = 0; c < 3; ++c) {
-      const double extent = static_cast<double>(ct.dims()[static_cast<std::size_t>(c)] - 1);
-      worst = std::max(worst, std::abs(labels.affine()[r][c] - ct.affine()[r][c]) * extent);
+      const double extent = static_cast<double>(ct.dims[static_cast<std::size_t>(c)] - 1);
+      worst = std::max(worst, std::abs(labels.affine[r][c] - ct.affine[r][c]) * extent);
     }
   }
   if (worst > tolerance) {
@@ -71,13 +86,12 @@ SliceLabels read_mask_folder(const std::filesystem::path& folder, const Volume& 
   std::mutex mutex;
   parallel_for(files.size(), [&](std::size_t f) {
     const auto& [path, class_index] = files[f];
-    const Volume mask = read_volume(path);
-    check_same_grid(mask, ct, options.affine_tolerance_mm, path);
+    const io::Mask mask = io::read_nifti_mask(path);
+    check_same_grid({mask.dims, mask.affine}, ct, options.affine_tolerance_mm, path);
     std::vector<std::uint32_t> per_slice(static_cast<std::size_t>(ct.nz()), 0);
     for (std::int64_t k = 0; k < ct.nz(); ++k) {
       const auto s = mask.slice(k);
-      per_slice[static_cast<std::size_t>(k)] =
-          static_cast<std::uint32_t>(std::count_if(s.begin(), s.end(), [](float v) { return v > 0.5f; }));
+      per_slice[static_cast<std::size_t>(k)] = static_cast<std::uint32_t>(std::count(s.begin(), s.end(), 1));
     }
     const std::lock_guard lock(mutex);
     for (std::int64_t k = 0; k < ct.nz(); ++k) labels.add(class_index, k, per_slice[static_cast<std::size_t>(k)]);
@@ -98,15 +112,24 @@ std::map<int, int> label_table(const std::vector<io::NiftiExtension>& extensions
       const std::size_t cdata = xml.find("<![CDATA[", pos);
       const std::size_t cdata_end = cdata == std::string::npos ? cdata : xml.find("]]>", cdata);
       if (key == std::string::npos || cdata_end == std::string::npos) break;
-      const int id = std::atoi(xml.c_str() + key + 5);
+      const char* first = xml.c_str() + key + 5;
+      const char* last = xml.c_str() + xml.size();
+      long long id = 0;
+      const auto parsed = std::from_chars(first, last, id);
       const std::string name = xml.substr(cdata + 9, cdata_end - cdata - 9);
-      if (id <= 0) continue;
+      if (parsed.ec != std::errc() || *parsed.ptr != '"' || id < 0 || id > kMaxLabelId) {
+        const std::size_t quote = xml.find('"', key + 5);
+        fail(ErrorKind::kInvalidInput, "{}: label table Key=\"{}\" for '{}' is not a label id (expected 0..{})",
+             file.string(), xml.substr(key + 5, std::min<std::size_t>(quote, key + 37) - key - 5), name,
+             kMaxLabelId);
+      }
+      if (id == 0) continue;  // background
       const ClassInfo* c = catalog.find(name);
       if (c == nullptr) {
         fail(ErrorKind::kInvalidInput, "{}: label table names '{}' (id {}), which is not a TotalSegmentator class",
              file.string(), name, id);
       }
-      table[id] = c->index;
+      table[static_cast<int>(id)] = c->index;
     }
   }
   return table;
@@ -116,7 +139,7 @@ SliceLabels read_multilabel(const std::filesystem::path& file, const Volume& ct,
   const ClassCatalog& catalog = ClassCatalog::builtin();
   std::vector<io::NiftiExtension> extensions;
   const Volume seg = io::read_nifti(file, &extensions);
-  check_same_grid(seg, ct, options.affine_tolerance_mm, file);
+  check_same_grid({seg.dims(), seg.affine()}, ct, options.affine_tolerance_mm, file);
   const std::map<int, int> table = label_table(extensions, file);
   std::string scheme = "label table of the file";
   std::vector<int> class_of_id;

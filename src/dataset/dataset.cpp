@@ -9,6 +9,27 @@
 #include <set>
 
 namespace voxir {
+namespace {
+
+// Bounds on meta.csv (docs/limits.md). TotalSegmentator's meta.csv for 1228 subjects is ~100 KiB;
+// the file is read whole, so a size cap keeps a stray multi-GB file from being loaded.
+constexpr std::uintmax_t kMaxMetaCsvBytes = std::uintmax_t{64} << 20;
+// image_id names a folder: at most NAME_MAX bytes on Linux file systems.
+constexpr std::size_t kMaxImageIdLength = 255;
+
+// Why `id` cannot name a subject folder under the dataset root, or empty when it can.
+std::string_view bad_image_id(std::string_view id) {
+  if (id.empty()) return "is empty";
+  if (id == "." || id == "..") return "is a relative path";
+  if (id.size() > kMaxImageIdLength) return "is longer than 255 bytes";
+  for (const char c : id) {
+    if (c == '/' || c == '\\') return "holds a path separator";
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return "holds a control character";
+  }
+  return {};
+}
+
+}  // namespace
 
 Dataset Dataset::open(const std::filesystem::path& root) {
   const std::filesystem::path meta = root / "meta.csv";
@@ -19,6 +40,11 @@ Dataset Dataset::open(const std::filesystem::path& root) {
   if (!std::filesystem::exists(meta, ec)) {
     fail(ErrorKind::kNotFound, "{}: missing meta.csv (expected the TotalSegmentator layout: meta.csv with "
          "image_id and split columns, <image_id>/ct.nii.gz)", root.string());
+  }
+  const std::uintmax_t size = std::filesystem::file_size(meta, ec);
+  if (!ec && size > kMaxMetaCsvBytes) {
+    fail(ErrorKind::kInvalidInput, "{}: {} bytes; expected a table of at most {} MiB (one line per subject)",
+         meta.string(), size, kMaxMetaCsvBytes >> 20);
   }
   const CsvTable table = parse_csv(read_text_file(meta), meta.string());
   const int c_id = table.column("image_id");
@@ -35,9 +61,9 @@ Dataset Dataset::open(const std::filesystem::path& root) {
     Subject s;
     s.id = row[static_cast<std::size_t>(c_id)];
     s.split = row[static_cast<std::size_t>(c_split)];
-    if (s.id.empty() || s.id.find('/') != std::string::npos || s.id == "." || s.id == "..") {
-      fail(ErrorKind::kInvalidInput, "{}:{}: image_id '{}' is not a valid folder name", meta.string(),
-           table.line_of_row[r], s.id);
+    if (const std::string_view why = bad_image_id(s.id); !why.empty()) {
+      fail(ErrorKind::kInvalidInput, "{}:{}: image_id '{}' is not a valid folder name (it {})", meta.string(),
+           table.line_of_row[r], s.id.substr(0, 64), why);
     }
     if (!seen.insert(s.id).second) {
       fail(ErrorKind::kInvalidInput, "{}:{}: duplicate image_id '{}'", meta.string(), table.line_of_row[r], s.id);

@@ -69,6 +69,14 @@ std::unique_ptr<Embedder> make_embedder(std::string_view spec, const EmbedderOpt
       fail(ErrorKind::kUsage, "embedder options: batch {} (expected >= 1)", options.batch);
     return embed::make_torchscript_embedder(std::filesystem::path(rest), options);
   }
+  if (kind == "external") {
+    // Recorded by `voxir index import` (voxir/ingest.h) for vectors of a model voxir cannot run.
+    fail(ErrorKind::kUnsupported,
+         "embedder spec '{}': the index holds vectors imported from another model, which voxir "
+         "cannot run to embed a volume; search it with precomputed query vectors "
+         "(--query-vectors, docs/import.md) or an indexed volume, and add to it with index import",
+         spec);
+  }
   fail(
       ErrorKind::kUsage,
       "embedder spec '{}': unknown kind '{}' (expected builtin:<name> or torchscript:<model file>)",

@@ -12,6 +12,7 @@
 #include "voxir/index.h"
 #include "voxir/ingest.h"
 #include "voxir/labels.h"
+#include "voxir/predict.h"
 #include "voxir/search.h"
 #include "voxir/volume.h"
 
@@ -155,6 +156,8 @@ struct GranularityTally {
   std::map<std::string, std::map<int, eval::RatioTally>> loc_ratio;  // variant -> L -> tally
   std::map<std::string, std::map<std::string, double>> ranking_sum;
   std::map<std::string, int> ranking_n;
+  // Predicted regions: per unit, the slice IoU of predicted vs true extent of each query.
+  std::map<std::string, std::vector<double>> iou;
 };
 
 // Embedder-independent facts per unit: how often it occurs and how large it is (Fig. 6, 7-10).
@@ -172,6 +175,7 @@ struct EmbedderRun {
   std::vector<GranularityTally> tallies;              // per granularity
   std::vector<std::vector<Presence>> db;              // [granularity][volume]
   std::map<std::string, std::vector<double>> latency;  // "<volume|region>/<count|rerank>"
+  std::unique_ptr<AnatomyPredictor> predictor;         // with predicted_regions
   double ann_hits = 0;
   double ann_trials = 0;
 };
@@ -332,9 +336,11 @@ std::size_t volume_index(const Index& index, const std::string& id) {
   return static_cast<std::size_t>(v - index.volumes().data());
 }
 
+// Scores one region query. `predicted`: its slices were predicted, so only the predicted-region
+// recalls are tallied (the other metrics stay those of true regions).
 void score_region(EmbedderRun& run, std::size_t g, const Granularity& gran, int unit,
                   const SearchAnswer& answer, bool rerank, const BenchmarkOptions& options,
-                  eval::LocalizedRule rule) {
+                  eval::LocalizedRule rule, bool predicted = false) {
   GranularityTally& t = run.tallies[g];
   const std::string& name = gran.units[static_cast<std::size_t>(unit)];
   const std::string key = variant(rerank);
@@ -351,6 +357,13 @@ void score_region(EmbedderRun& run, std::size_t g, const Granularity& gran, int 
                      [](const auto& a, const auto& b) { return a.similarity > b.similarity; });
     for (const auto& a : aligned) evidence.slices_have_class.push_back(p.has(a.volume_slice, unit));
   }
+  const double threshold = options.localized_threshold;
+  if (predicted) {
+    t.recall["region_predicted/" + key].add(name, evidence.contains);
+    t.recall["localized_predicted/" + key].add(
+        name, eval::localized_hit(rule, evidence, options.localized_L, threshold));
+    return;
+  }
   for (const int L : options.L) {
     auto& ratios = t.loc_ratio[key][L];
     const auto ratio = eval::localization_ratio(evidence.slices_have_class, L);
@@ -361,7 +374,6 @@ void score_region(EmbedderRun& run, std::size_t g, const Granularity& gran, int 
     }
   }
   t.recall["region/" + key].add(name, evidence.contains);
-  const double threshold = options.localized_threshold;
   t.recall["localized/" + key].add(
       name, eval::localized_hit(rule, evidence, options.localized_L, threshold));
   for (const auto r : kRules) {
@@ -390,6 +402,29 @@ void run_query(EmbedderRun& run, const QueryVolume& q, const Volume& volume, Emb
   const std::int64_t n = volume.nz();
   if (run.index->spec().type != IndexSpec::Type::kFlat) measure_ann(run, vectors, n, options.k);
   score_slicewise(run, q, vectors, n, grans);
+  // Predicted extents of every unit the query truly contains (nullopt: not predicted).
+  std::vector<std::vector<std::optional<std::array<std::int64_t, 2>>>> predicted(grans.size());
+  if (run.predictor) {
+    const AnatomyPrediction prediction = run.predictor->predict(vectors, 0, embedded.content);
+    const ClassCatalog& cat = ClassCatalog::builtin();
+    for (std::size_t g = 0; g < grans.size(); ++g) {
+      predicted[g].resize(grans[g].units.size());
+      for (int u = 0; u < q.presence[g].units(); ++u) {
+        if (!q.presence[g].contains(u)) continue;
+        const std::string& name = grans[g].units[static_cast<std::size_t>(u)];
+        const bool coarse = grans[g].name == "coarse";
+        const int index = coarse ? cat.coarse_index(name) : (cat.find(name) ? cat.find(name)->index : -1);
+        if (index < 0) {
+          fail(ErrorKind::kUsage, "predicted regions: '{}' is not a {} of the built-in catalogue",
+               name, coarse ? "coarse region" : "class");
+        }
+        const auto e = prediction.extent(Region{name, coarse, index});
+        if (e) predicted[g][static_cast<std::size_t>(u)] = e->slices;
+        run.tallies[g].iou[name].push_back(
+            e ? eval::slice_iou(e->slices, q.presence[g].extent(u)) : 0.0);
+      }
+    }
+  }
   for (const bool rerank : {false, true}) {
     SearchParams params;
     params.k = options.k;
@@ -422,6 +457,16 @@ void run_query(EmbedderRun& run, const QueryVolume& q, const Volume& volume, Emb
         run.latency["region/" + key].push_back(answer.timings.total_ms);
         score_region(run, g, grans[g], u, answer, rerank, options,
                      eval::parse_localized_rule(options.localized));
+        if (!run.predictor) continue;
+        const auto& range = predicted[g][static_cast<std::size_t>(u)];
+        if (!range) {
+          score_region(run, g, grans[g], u, SearchAnswer{}, rerank, options,
+                       eval::parse_localized_rule(options.localized), true);
+          continue;
+        }
+        query.slices = *range;
+        score_region(run, g, grans[g], u, search(*run.index, query), rerank, options,
+                     eval::parse_localized_rule(options.localized), true);
       }
     }
   }
@@ -452,6 +497,44 @@ Json ratio_json(const eval::RatioTally& tally) {
           {"classes", s.classes},     {"queries", tally.queries()},
           {"misses", tally.misses()}, {"pooled_misses_as_zero", tally.pooled_misses_as_zero()},
           {"per_class", per_class}};
+}
+
+// Predicted regions: per-unit slice IoU, and region / localized recall with predicted regions
+// beside those with true ones (the same tallies as the "modes" entries).
+Json predicted_json(EmbedderRun& run, std::size_t g, const Granularity& gran,
+                    std::vector<RecallSummary>& summaries) {
+  GranularityTally& t = run.tallies[g];
+  Json per_class = Json::object();
+  std::vector<double> means;
+  for (const auto& [name, v] : t.iou) {
+    const double m = eval::mean_std(v).mean;
+    means.push_back(m);
+    per_class[name] = {{"queries", v.size()}, {"mean", m}};
+  }
+  const eval::MeanStd iou = eval::mean_std(means);
+  Json out;
+  out["slice_iou"] = {{"mean", iou.mean}, {"std", iou.std}, {"classes", means.size()},
+                      {"per_class", per_class}};
+  for (const char* mode : {"region", "localized"}) {
+    for (const bool rerank : {false, true}) {
+      const std::string key = fmt::format("{}_predicted/{}", mode, variant(rerank));
+      if (!t.recall.count(key)) continue;
+      auto& tally = t.recall[key];
+      for (int u = 0; u < static_cast<int>(gran.units.size()); ++u) {
+        for (const auto& p : run.db[g]) {
+          if (p.contains(u)) {
+            tally.set_in_database(gran.units[static_cast<std::size_t>(u)]);
+            break;
+          }
+        }
+      }
+      out["modes"][mode][variant(rerank)] = tally_json(tally);
+      const eval::MeanStd s = tally.summary();
+      summaries.push_back({run.embedder->spec(), gran.name, fmt::format("{} (predicted)", mode),
+                           rerank, s.mean, s.std, s.classes});
+    }
+  }
+  return out;
 }
 
 Json embedder_json(EmbedderRun& run, const std::vector<Granularity>& grans, std::vector<RecallSummary>& summaries) {
@@ -529,6 +612,7 @@ Json embedder_json(EmbedderRun& run, const std::vector<Granularity>& grans, std:
                             {"localized_by_rule", by_rule},
                             {"localization_ratio", loc},
                             {"ranking", ranking}};
+    if (!t.iou.empty()) gjson[grans[g].name]["predicted_regions"] = predicted_json(run, g, grans[g], summaries);
   }
   out["granularities"] = gjson;
   return out;
@@ -668,6 +752,7 @@ BenchmarkSummary run_benchmark(const std::filesystem::path& dataset_dir, const B
       }
     }
     run.tallies.resize(grans.size());
+    if (options.predicted_regions) run.predictor = std::make_unique<AnatomyPredictor>(*run.index);
     runs.push_back(std::move(run));
   }
 
@@ -744,6 +829,11 @@ BenchmarkSummary run_benchmark(const std::filesystem::path& dataset_dir, const B
       {"min_voxels", options.min_voxels},
       {"central_fraction", SearchParams{}.central_fraction},
       {"max_queries", options.max_queries},
+      {"predicted_regions", options.predicted_regions ? Json(Json::object({{"k", PredictOptions{}.k},
+                                                                          {"tau", PredictOptions{}.tau},
+                                                                          {"smooth", PredictOptions{}.smooth},
+                                                                          {"threshold", PredictOptions{}.threshold}}))
+                                                      : Json(false)},
       {"std", "population std over classes, sqrt(sum_c (r_c - mean)^2 / C), ddof 0"}};
   for (const auto& g : grans) report["config"]["granularities"].push_back(g.name);
   report["database_volumes"] = sources.size();

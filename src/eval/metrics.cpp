@@ -191,4 +191,15 @@ std::int64_t RatioTally::misses() const {
   return n;
 }
 
+double slice_iou(const std::array<std::int64_t, 2>& a, const std::array<std::int64_t, 2>& b) {
+  for (const auto& r : {a, b}) {
+    if (r[0] < 0 || r[0] > r[1])
+      fail(ErrorKind::kInvalidInput, "slice range {}..{}: expected 0 <= first <= last", r[0], r[1]);
+  }
+  const std::int64_t shared = std::min(a[1], b[1]) - std::max(a[0], b[0]) + 1;
+  if (shared <= 0) return 0;
+  const std::int64_t either = std::max(a[1], b[1]) - std::min(a[0], b[0]) + 1;
+  return static_cast<double>(shared) / static_cast<double>(either);
+}
+
 }  // namespace voxir::eval

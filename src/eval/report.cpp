@@ -373,6 +373,80 @@ void plots(const Json& report, const std::string& gran, const std::filesystem::p
 
 }  // namespace
 
+// Region queries with predicted instead of true slices (BenchmarkOptions::predicted_regions):
+// extent accuracy and recall side by side, and one CSV per granularity.
+void predicted_section(const Json& report, const std::vector<std::string>& grans,
+                       const std::filesystem::path& tables, const std::filesystem::path& plot_dir,
+                       std::string& md) {
+  const Json& cfg = report["config"]["predicted_regions"];
+  if (!cfg.is_object()) return;
+  md += fmt::format(
+      "\n## Predicted query regions\n\nEach query's region slices predicted from the database's "
+      "labelled slices (k = {}, tau = {}, smoothing ±{} slices, threshold {}; "
+      "docs/predicted-anatomy.md) instead of read from its labels. Slice IoU: predicted vs true "
+      "extent per query, 0 when not predicted, averaged per class then over classes. Recall: the "
+      "same region queries with true and with predicted slices (a region not predicted is a "
+      "miss).\n\n| embedder | granularity | slice IoU | ranking | region true | region predicted | "
+      "localized true | localized predicted |\n|---|---|---|---|---|---|---|---|\n",
+      cfg["k"].get<int>(), cfg["tau"].get<double>(), cfg["smooth"].get<int>(),
+      cfg["threshold"].get<double>());
+  std::string images;  // after the table, which they would otherwise cut
+  for (std::size_t ei = 0; ei < report["embedders"].size(); ++ei) {
+    const Json& e = report["embedders"][ei];
+    for (const auto& gran : grans) {
+      const Json& g = e["granularities"][gran];
+      if (!g.contains("predicted_regions")) continue;
+      const Json& p = g["predicted_regions"];
+      for (const char* v : kVariants) {
+        const auto col = [&](const Json& modes, const char* mode) {
+          return modes.contains(mode) && modes[mode].contains(v) ? mean_std(modes[mode][v])
+                                                                  : std::string("n/a");
+        };
+        md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", e["spec"].get<std::string>(),
+                          gran, mean_std(p["slice_iou"]), v, col(g["modes"], "region"),
+                          col(p["modes"], "region"), col(g["modes"], "localized"),
+                          col(p["modes"], "localized"));
+      }
+      std::string csv = "class,queries,slice_iou";
+      for (const char* mode : {"region", "localized"})
+        for (const char* v : kVariants) csv += fmt::format(",{0}_{1}_true,{0}_{1}_predicted", mode, v);
+      csv += "\n";
+      for (const auto& [name, row] : p["slice_iou"]["per_class"].items()) {
+        csv += fmt::format("{},{},{:.4f}", csv_field(name), row["queries"].get<int>(),
+                           row["mean"].get<double>());
+        for (const char* mode : {"region", "localized"}) {
+          for (const char* v : kVariants) {
+            for (const Json* modes : {&g["modes"], &p["modes"]}) {
+              const Json recall = modes->contains(mode) && (*modes)[mode].contains(v) &&
+                                          (*modes)[mode][v]["per_class"].contains(name)
+                                      ? (*modes)[mode][v]["per_class"][name]["recall"]
+                                      : Json();
+              csv += recall.is_null() ? "," : fmt::format(",{:.4f}", recall.get<double>());
+            }
+          }
+        }
+        csv += "\n";
+      }
+      write_text(tables / fmt::format("predicted_{}_{}.csv", gran, ei), csv);
+      // bar_plot draws per_class[name]["recall"]: the IoU column is reshaped to that layout.
+      Json iou = p["slice_iou"];
+      for (auto& [name, row] : iou["per_class"].items()) row["recall"] = row["mean"];
+      std::vector<Column> cols{{"slice IoU, predicted vs true extent", &iou}};
+      if (g["modes"].contains("region") && g["modes"]["region"].contains("rerank"))
+        cols.push_back({"region recall, true slices (rerank)", &g["modes"]["region"]["rerank"]});
+      if (p.contains("modes") && p["modes"].contains("region") && p["modes"]["region"].contains("rerank"))
+        cols.push_back({"region recall, predicted slices (rerank)", &p["modes"]["region"]["rerank"]});
+      const std::string file = fmt::format("predicted_{}_{}.svg", gran, ei);
+      write_text(plot_dir / file,
+                 bar_plot(fmt::format("Predicted regions, {} classes, {}", gran,
+                                      e["spec"].get<std::string>()),
+                          cols));
+      images += fmt::format("![predicted {}](plots/{})\n", gran, file);
+    }
+  }
+  md += "\nPer class: `tables/predicted_<granularity>_<embedder #>.csv`.\n\n" + images;
+}
+
 ReportFiles write_report(const Json& report, const std::filesystem::path& out) {
   const auto tables = out / "tables";
   const auto plot_dir = out / "plots";
@@ -573,6 +647,7 @@ ReportFiles write_report(const Json& report, const std::filesystem::path& out) {
                                idx["ann_recall_vs_exact"].is_null() ? "exact index" : number(idx["ann_recall_vs_exact"]));
   }
   md += "\n" + index_lines;
+  predicted_section(report, grans, tables, plot_dir, md);
 
   // Class frequency (Fig. 6) and recall against organ size (Figs. 7-10), one CSV per granularity.
   for (const auto& gran : grans) {

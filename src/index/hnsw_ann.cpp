@@ -1,6 +1,7 @@
-// HNSW through hnswlib (header-only). Labels are rows. hnswlib keeps the search breadth in the
-// index object, so a query asking for another breadth changes it under an exclusive lock while
-// queries with the current one share the index.
+// HNSW through hnswlib (header-only). Labels are rows. hnswlib 0.6's searchKnn reads the search
+// breadth from the index object (setEf), which concurrent queries with different breadths would
+// race on; search_knn below does what searchKnn does with the breadth as an argument, so an open
+// graph is never written after open and any number of queries share it without a lock.
 #include "index/ann.h"
 #include "index/mapped_file.h"
 #include "util/parallel.h"
@@ -10,13 +11,10 @@
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 #include <exception>
 #include <limits>
-#include <mutex>
-#include <shared_mutex>
-#include <thread>
+#include <queue>
 #include <vector>
 
 namespace voxir::index {
@@ -174,6 +172,43 @@ void check_hnsw_file(std::span<const std::uint8_t> bytes, const IndexSpec& spec,
   }
 }
 
+// hnswlib's searchKnn (0.6.2) with the breadth `ef` per call: greedy descent through the upper
+// levels, then searchBaseLayerST at level 0. Reads the graph only (searchBaseLayerST takes a
+// visited list from hnswlib's own locked pool), so concurrent calls are safe. Open graphs have no
+// deleted elements (a removal writes a new generation). Returns (distance, row), farthest on top.
+std::priority_queue<std::pair<float, hnswlib::labeltype>> search_knn(const Hnsw& hnsw,
+                                                                     const float* query,
+                                                                     std::size_t k,
+                                                                     std::size_t ef) {
+  std::priority_queue<std::pair<float, hnswlib::labeltype>> result;
+  if (hnsw.cur_element_count == 0) return result;
+  LinkId current = hnsw.enterpoint_node_;
+  float current_dist =
+      hnsw.fstdistfunc_(query, hnsw.getDataByInternalId(current), hnsw.dist_func_param_);
+  for (int level = hnsw.maxlevel_; level > 0; --level) {
+    for (bool changed = true; changed;) {
+      changed = false;
+      hnswlib::linklistsizeint* list = hnsw.get_linklist(current, level);
+      const auto* links = reinterpret_cast<const LinkId*>(list + 1);
+      for (int i = 0, n = hnsw.getListCount(list); i < n; ++i) {
+        const float d =
+            hnsw.fstdistfunc_(query, hnsw.getDataByInternalId(links[i]), hnsw.dist_func_param_);
+        if (d < current_dist) {
+          current_dist = d;
+          current = links[i];
+          changed = true;
+        }
+      }
+    }
+  }
+  auto top = hnsw.searchBaseLayerST<false>(current, query, std::max(ef, k));
+  while (top.size() > k) top.pop();
+  for (; !top.empty(); top.pop()) {
+    result.emplace(top.top().first, hnsw.getExternalLabel(top.top().second));
+  }
+  return result;
+}
+
 class HnswAnn final : public Ann {
  public:
   HnswAnn(const IndexSpec& spec, const RowVectors& rows, const std::filesystem::path& file)
@@ -192,48 +227,35 @@ class HnswAnn final : public Ann {
     } catch (const std::exception& e) {
       fail(ErrorKind::kInvalidInput, "{}: cannot read the HNSW graph: {}", file.string(), e.what());
     }
-    hnsw_->setEf(static_cast<std::size_t>(AnnParams{}.ef_search));
   }
 
   [[nodiscard]] std::size_t size() const { return hnsw_->cur_element_count; }
 
   void search(const float* queries, std::int64_t n, int k, const AnnParams& params,
               std::int64_t* ids, float* sims) const override {
-    const auto ef = static_cast<std::size_t>(
-        std::max(k, params.ef_search));
-    std::shared_lock read(ef_lock_);
-    while (hnsw_->ef_ != ef) {
-      read.unlock();
-      {
-        std::unique_lock write(ef_lock_);
-        hnsw_->setEf(ef);
-      }
-      read.lock();
-    }
+    const auto ef = static_cast<std::size_t>(std::max(k, params.ef_search));
     const std::size_t d = dim_;
-#pragma omp parallel for schedule(dynamic, 4)
-    for (std::int64_t i = 0; i < n; ++i) {
-      auto top =
-          hnsw_->searchKnn(queries + static_cast<std::size_t>(i) * d, static_cast<std::size_t>(k));
+    parallel_for(static_cast<std::size_t>(n), [&](std::size_t i) {
+      auto top = search_knn(*hnsw_, queries + i * d, static_cast<std::size_t>(k), ef);
+      const auto row = static_cast<std::int64_t>(i);
       for (int r = k - 1; r >= 0; --r) {
         if (top.empty()) {
-          ids[i * k + r] = -1;
-          sims[i * k + r] = -std::numeric_limits<float>::infinity();
+          ids[row * k + r] = -1;
+          sims[row * k + r] = -std::numeric_limits<float>::infinity();
           continue;
         }
         // hnswlib's inner-product "distance" is 1 - <q, v>; the queue pops the farthest first.
-        ids[i * k + r] = static_cast<std::int64_t>(top.top().second);
-        sims[i * k + r] = 1.0f - top.top().first;
+        ids[row * k + r] = static_cast<std::int64_t>(top.top().second);
+        sims[row * k + r] = 1.0f - top.top().first;
         top.pop();
       }
-    }
+    });
   }
 
  private:
   std::size_t dim_;
   hnswlib::InnerProductSpace space_;
-  std::unique_ptr<Hnsw> hnsw_;
-  mutable std::shared_mutex ef_lock_;
+  std::unique_ptr<Hnsw> hnsw_;  // not written after open
 };
 
 }  // namespace
@@ -277,27 +299,13 @@ void build_hnsw(const IndexSpec& spec, const RowVectors& rows,
   const auto d = static_cast<std::size_t>(rows.dim);
   // The first node is added alone so that the others all find an entry point.
   if (start == 0 && rows.n > 0) hnsw->addPoint(rows.data, 0), start = 1;
-  std::atomic<std::int64_t> next{start};
-  std::exception_ptr error;
-  std::mutex error_lock;
-  auto worker = [&] {
-    try {
-      for (std::int64_t row = next++; row < rows.n; row = next++) {
-        hnsw->addPoint(rows.data + static_cast<std::size_t>(row) * d,
-                       static_cast<std::size_t>(row));
-      }
-    } catch (...) {
-      const std::lock_guard lock(error_lock);
-      error = std::current_exception();
-      next = rows.n;
-    }
-  };
-  std::vector<std::thread> pool;
-  const int n_threads = voxir::resolve_threads(threads);
-  for (int t = 1; t < n_threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+  parallel_for(
+      static_cast<std::size_t>(rows.n - start),
+      [&](std::size_t i) {
+        const auto row = static_cast<std::size_t>(start) + i;
+        hnsw->addPoint(rows.data + row * d, row);
+      },
+      threads);
   try {
     hnsw->saveIndex(out.string());
   } catch (const std::exception& e) {

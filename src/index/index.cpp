@@ -272,6 +272,14 @@ std::vector<std::pair<std::string, std::uint64_t>> Index::file_sizes() const {
   return out;
 }
 
+bool Index::is_current() const {
+  try {
+    return index::current_generation(impl_->dir) == impl_->gen_dir;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 void Index::search(std::span<const float> queries, std::int64_t n, int k, const AnnParams& params,
                    std::span<std::int64_t> ids, std::span<float> sims) const {
   const auto need = static_cast<std::size_t>(n * k);

@@ -1,6 +1,7 @@
 #include "io/dicom.h"
 
 #include "io/dicom_structure.h"
+#include "io/limits.h"
 #include "io/orientation.h"
 #include "util/file.h"
 #include "voxir/error.h"
@@ -45,6 +46,7 @@ const gdcm::Tag kSamplesPerPixel(0x0028, 0x0002);
 const gdcm::Tag kNumberOfFrames(0x0028, 0x0008);
 const gdcm::Tag kRows(0x0028, 0x0010);
 const gdcm::Tag kColumns(0x0028, 0x0011);
+const gdcm::Tag kBitsAllocated(0x0028, 0x0100);
 const gdcm::Tag kPixelSpacing(0x0028, 0x0030);
 const gdcm::Tag kRescaleIntercept(0x0028, 0x1052);
 const gdcm::Tag kRescaleSlope(0x0028, 0x1053);
@@ -110,6 +112,12 @@ struct LoadedFile {
 
 LoadedFile load(const fs::path& path) {
   LoadedFile f;
+  std::error_code ec;
+  const std::uintmax_t size = fs::file_size(path, ec);
+  if (!ec && size > kMaxDicomFileBytes) {
+    fail(ErrorKind::kUnsupported, "{}: {} bytes, larger than any CT slice voxir reads (limit {} bytes)",
+         path.string(), size, kMaxDicomFileBytes);
+  }
   f.bytes = read_file(path);
   f.structure = check_dicom_structure(f.bytes, path);
   return f;
@@ -205,6 +213,7 @@ struct SliceHeader {
   std::optional<unsigned> rows;
   std::optional<unsigned> columns;
   std::optional<unsigned> samples_per_pixel;
+  std::optional<unsigned> bits_allocated;
   std::optional<double> frames;
   std::optional<double> temporal_position;  // TemporalPositionIdentifier: phase of a 4D series
   std::optional<double> acquisition;        // AcquisitionNumber
@@ -279,6 +288,7 @@ std::optional<SliceHeader> read_header(const fs::path& path) {
     h.rows = ushort_value(ds, kRows, big_endian);
     h.columns = ushort_value(ds, kColumns, big_endian);
     h.samples_per_pixel = ushort_value(ds, kSamplesPerPixel, big_endian);
+    h.bits_allocated = ushort_value(ds, kBitsAllocated, big_endian);
     h.frames = decimal(ds, kNumberOfFrames, "NumberOfFrames");
     h.temporal_position = decimal(ds, kTemporalPositionIdentifier, "TemporalPositionIdentifier");
     h.acquisition = decimal(ds, kAcquisitionNumber, "AcquisitionNumber");
@@ -490,6 +500,17 @@ SeriesGeometry check_headers(const std::vector<SliceHeader>& files) {
     }
     if (!h.rows || !h.columns || *h.rows == 0 || *h.columns == 0) {
       fail(ErrorKind::kInvalidInput, "{}: Rows/Columns missing or zero", name);
+    }
+    // Before anything is sized by them: a slice is Rows x Columns pixels of BitsAllocated bits.
+    if (*h.rows > kMaxDicomRowsColumns || *h.columns > kMaxDicomRowsColumns) {
+      fail(ErrorKind::kInvalidInput,
+           "{}: {} rows x {} columns exceeds the limit of {} per side (a corrupt header?)", name,
+           *h.rows, *h.columns, kMaxDicomRowsColumns);
+    }
+    if (h.bits_allocated && *h.bits_allocated != 8 && *h.bits_allocated != 16 &&
+        *h.bits_allocated != 32) {
+      fail(ErrorKind::kUnsupported, "{}: BitsAllocated is {}; expected 8, 16 or 32", name,
+           *h.bits_allocated);
     }
     if (!(h.slope != 0) || !std::isfinite(h.slope) || !std::isfinite(h.intercept)) {
       fail(ErrorKind::kInvalidInput, "{}: RescaleSlope {} / RescaleIntercept {} are unusable", name,
@@ -802,6 +823,16 @@ Volume read_dicom_series(const std::filesystem::path& folder, const ReadOptions&
   const double min_gap = gaps.min;
 
   const std::size_t slice_size = std::size_t{g.rows} * g.columns;
+  const std::size_t depth_out =
+      uneven ? static_cast<std::size_t>(std::floor(
+                   (slices.back().position - slices.front().position) / min_gap + 1e-6)) + 1
+             : slices.size();
+  if (slice_size * std::max(depth_out, slices.size()) > kMaxVolumeVoxels) {
+    fail(ErrorKind::kUnsupported,
+         "{}: {} slices of {} x {} pixels make {} voxels, over the limit of {} (docs/limits.md)",
+         folder.string(), depth_out, g.columns, g.rows, slice_size * std::max(depth_out, slices.size()),
+         kMaxVolumeVoxels);
+  }
   std::vector<float> source(slice_size * slices.size());
   for (std::size_t k = 0; k < slices.size(); ++k) {
     decode_slice(*slices[k].header, g, source.data() + k * slice_size);

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -20,10 +21,6 @@ namespace {
 
 constexpr std::size_t kNifti1HeaderSize = 348;
 constexpr std::size_t kNifti2HeaderSize = 540;
-// A CT volume larger than this is certainly a corrupt header, not a scan (e.g. 2048^3 int16 is
-// 16 GiB); refusing early avoids allocating garbage sizes.
-constexpr std::uint64_t kMaxVoxelBytes = 16ULL << 30;
-constexpr std::int64_t kMaxDim = 1 << 16;
 
 bool is_gzip(std::span<const std::uint8_t> bytes) {
   return bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
@@ -56,6 +53,63 @@ struct NiftiImageDeleter {
 };
 using NiftiImagePtr = std::unique_ptr<nifti_image, NiftiImageDeleter>;
 
+// Header fields as stored, before nifti_clib adjusts them: it turns a dim of 0 or less into 1 and
+// moves a vox_offset inside the header to its end, which would read other bytes than the file
+// says instead of refusing it.
+struct StoredFields {
+  std::int64_t ndim = 0;
+  std::int64_t dim[8] = {};
+  double vox_offset = 0;
+};
+
+StoredFields stored_fields(std::span<const std::uint8_t> bytes, int version) {
+  StoredFields f;
+  std::int32_t sizeof_hdr = 0;
+  std::memcpy(&sizeof_hdr, bytes.data(), 4);
+  const bool swapped = sizeof_hdr != (version == 1 ? 348 : 540);
+  if (version == 1) {
+    nifti_1_header hdr;
+    std::memcpy(&hdr, bytes.data(), sizeof hdr);
+    float offset = hdr.vox_offset;
+    if (swapped) {
+      nifti_swap_2bytes(8, hdr.dim);
+      nifti_swap_4bytes(1, &offset);
+    }
+    for (int d = 0; d < 8; ++d) f.dim[d] = hdr.dim[d];
+    f.vox_offset = offset;
+  } else {
+    nifti_2_header hdr;
+    std::memcpy(&hdr, bytes.data(), sizeof hdr);
+    if (swapped) {
+      nifti_swap_8bytes(8, hdr.dim);
+      nifti_swap_8bytes(1, &hdr.vox_offset);
+    }
+    for (int d = 0; d < 8; ++d) f.dim[d] = hdr.dim[d];
+    f.vox_offset = static_cast<double>(hdr.vox_offset);
+  }
+  f.ndim = f.dim[0];
+  return f;
+}
+
+// Checks the stored dims and vox_offset (see StoredFields). vox_offset 0 is accepted: old writers
+// leave it unset, and nifti_clib (as nibabel) then reads the voxels right after the header.
+void check_stored_fields(std::span<const std::uint8_t> bytes, int version, const std::filesystem::path& path) {
+  const StoredFields f = stored_fields(bytes, version);
+  for (std::int64_t d = 1; d <= f.ndim && d <= 7; ++d) {
+    if (f.dim[d] < 1) {
+      fail(ErrorKind::kInvalidInput, "{}: absurd dimension dim[{}] = {} (expected 1..{})", path.string(), d,
+           f.dim[d], kMaxDim);
+    }
+  }
+  const double header = version == 1 ? kNifti1HeaderSize : kNifti2HeaderSize;
+  if (!std::isfinite(f.vox_offset) || f.vox_offset < 0 || (f.vox_offset > 0 && f.vox_offset < header) ||
+      f.vox_offset > static_cast<double>(kMaxVoxOffset)) {
+    fail(ErrorKind::kInvalidInput,
+         "{}: vox_offset {} is outside {}..{} (the voxels must follow the {}-byte header and its extensions)",
+         path.string(), f.vox_offset, header, kMaxVoxOffset, header);
+  }
+}
+
 // Parses and validates the header held at the start of `bytes` (decompressed).
 NiftiImagePtr parse_header(std::span<const std::uint8_t> bytes, const std::filesystem::path& path) {
   if (bytes.size() < kNifti1HeaderSize) {
@@ -65,6 +119,7 @@ NiftiImagePtr parse_header(std::span<const std::uint8_t> bytes, const std::files
   const int version = nifti_header_version(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   nifti_image* nim = nullptr;
   if (version == 1) {
+    check_stored_fields(bytes, version, path);
     nifti_1_header hdr;
     std::memcpy(&hdr, bytes.data(), sizeof hdr);
     nim = nifti_convert_n1hdr2nim(hdr, nullptr);
@@ -73,6 +128,7 @@ NiftiImagePtr parse_header(std::span<const std::uint8_t> bytes, const std::files
       fail(ErrorKind::kInvalidInput, "{}: file too short for a NIfTI-2 header ({} bytes, expected {})",
            path.string(), bytes.size(), kNifti2HeaderSize);
     }
+    check_stored_fields(bytes, version, path);
     nifti_2_header hdr;
     std::memcpy(&hdr, bytes.data(), sizeof hdr);
     nim = nifti_convert_n2hdr2nim(hdr, nullptr);
@@ -93,7 +149,39 @@ NiftiImagePtr parse_header(std::span<const std::uint8_t> bytes, const std::files
   return NiftiImagePtr(nim);
 }
 
-void check_geometry(const nifti_image& nim, const std::filesystem::path& path) {
+bool supported_datatype(int datatype) {
+  switch (datatype) {
+    case DT_UINT8: case DT_INT8: case DT_INT16: case DT_UINT16: case DT_INT32: case DT_UINT32:
+    case DT_INT64: case DT_UINT64: case DT_FLOAT32: case DT_FLOAT64: return true;
+    default: return false;
+  }
+}
+
+// Calls fn.template operator()<T>() with T the C++ type of a supported NIfTI datatype.
+template <typename Fn>
+void visit_datatype(int datatype, Fn&& fn) {
+  switch (datatype) {
+    case DT_UINT8: fn.template operator()<std::uint8_t>(); break;
+    case DT_INT8: fn.template operator()<std::int8_t>(); break;
+    case DT_INT16: fn.template operator()<std::int16_t>(); break;
+    case DT_UINT16: fn.template operator()<std::uint16_t>(); break;
+    case DT_INT32: fn.template operator()<std::int32_t>(); break;
+    case DT_UINT32: fn.template operator()<std::uint32_t>(); break;
+    case DT_INT64: fn.template operator()<std::int64_t>(); break;
+    case DT_UINT64: fn.template operator()<std::uint64_t>(); break;
+    case DT_FLOAT32: fn.template operator()<float>(); break;
+    case DT_FLOAT64: fn.template operator()<double>(); break;
+    default: fail(ErrorKind::kInternal, "datatype {} passed supported_datatype()", datatype);
+  }
+}
+
+std::int64_t frame_count(const nifti_image& nim) {
+  return nim.ndim >= 4 && nim.dim[4] > 1 ? nim.dim[4] : 1;
+}
+
+// Checks dims and datatype; returns the bytes of voxel data the header declares (all frames).
+// Every product is bounded before it is formed, so no header can overflow it.
+std::uint64_t check_geometry(const nifti_image& nim, const std::filesystem::path& path) {
   const std::int64_t dims[3] = {nim.nx, nim.ny, nim.nz};
   for (int a = 0; a < 3; ++a) {
     if (dims[a] < 1 || dims[a] > kMaxDim) {
@@ -108,25 +196,47 @@ void check_geometry(const nifti_image& nim, const std::filesystem::path& path) {
            path.string(), nim.ndim, d, nim.dim[d]);
     }
   }
-  const std::int64_t frames = nim.ndim >= 4 && nim.dim[4] > 1 ? nim.dim[4] : 1;
+  const std::int64_t frames = frame_count(nim);
   if (frames > kMaxDim) {
     fail(ErrorKind::kInvalidInput, "{}: absurd dimension t = {} (expected 1..{})", path.string(),
          frames, kMaxDim);
   }
-  const std::uint64_t bytes = static_cast<std::uint64_t>(nim.nx * nim.ny * nim.nz) *
-                              static_cast<std::uint64_t>(nim.nbyper) *
-                              static_cast<std::uint64_t>(frames);
-  if (bytes > kMaxVoxelBytes) {
-    fail(ErrorKind::kInvalidInput,
-         "{}: absurd size {}x{}x{}x{} of {} bytes per voxel (over {} GiB)", path.string(), nim.nx,
-         nim.ny, nim.nz, frames, nim.nbyper, kMaxVoxelBytes >> 30);
+  // Before any size is computed from nbyper: an unknown datatype has none.
+  if (!supported_datatype(nim.datatype)) {
+    fail(ErrorKind::kUnsupported,
+         "{}: datatype {} ({}) is not supported (expected an integer or float32/float64 scalar type)",
+         path.string(), nifti_datatype_string(nim.datatype), nim.datatype);
   }
+  // nx*ny*nz <= 2^48 cannot overflow; the limit is then divided rather than the size multiplied.
+  const auto voxels = static_cast<std::uint64_t>(nim.nx) * static_cast<std::uint64_t>(nim.ny) *
+                      static_cast<std::uint64_t>(nim.nz);
+  const auto per_voxel = static_cast<std::uint64_t>(nim.nbyper);
+  if (voxels > kMaxVolumeVoxels || voxels > kMaxVoxelBytes / per_voxel / static_cast<std::uint64_t>(frames)) {
+    fail(ErrorKind::kInvalidInput,
+         "{}: absurd size {}x{}x{}x{} of {} bytes per voxel (limits: {} voxels per frame, {} GiB of "
+         "voxel data)",
+         path.string(), nim.nx, nim.ny, nim.nz, frames, nim.nbyper, kMaxVolumeVoxels,
+         kMaxVoxelBytes >> 30);
+  }
+  return voxels * per_voxel * static_cast<std::uint64_t>(frames);
+}
+
+// vox_offset: after the header, within kMaxVoxOffset.
+std::size_t check_vox_offset(const nifti_image& nim, const std::filesystem::path& path) {
+  const std::size_t header = nim.nifti_type >= NIFTI_FTYPE_NIFTI2_1 ? kNifti2HeaderSize : kNifti1HeaderSize;
+  if (nim.iname_offset < static_cast<std::int64_t>(header) ||
+      static_cast<std::uint64_t>(nim.iname_offset) > kMaxVoxOffset) {
+    fail(ErrorKind::kInvalidInput, "{}: vox_offset {} is outside {}..{} (the voxels must follow the "
+         "{}-byte header and its extensions)",
+         path.string(), nim.iname_offset, header, kMaxVoxOffset, header);
+  }
+  return static_cast<std::size_t>(nim.iname_offset);
 }
 
 // The frame to read: `frame` checked against the file's frame count (dim[4]).
 std::int64_t pick_frame(const nifti_image& nim, std::optional<std::int64_t> frame,
                         const std::filesystem::path& path) {
-  const std::int64_t frames = nim.ndim >= 4 && nim.dim[4] > 1 ? nim.dim[4] : 1;
+  const std::int64_t frames = frame_count(nim);
   if (!frame) {
     if (frames == 1) return 0;
     fail(ErrorKind::kUsage,
@@ -157,30 +267,37 @@ Affine best_affine(const nifti_image& nim) {
   return a;
 }
 
-template <typename T>
-void convert(const std::uint8_t* data, const Dims& dims, const AxisMap& map, double slope,
-             double inter, float* out) {
-  if (reinterpret_cast<std::uintptr_t>(data) % alignof(T) != 0) {
-    // vox_offset need not be a multiple of the voxel size, and loading a misaligned T is
-    // undefined: such a file's voxels are copied to aligned memory first.
-    std::vector<T> aligned(static_cast<std::size_t>(dims[0] * dims[1] * dims[2]));
-    std::memcpy(aligned.data(), data, aligned.size() * sizeof(T));
-    reorient_to_float(aligned.data(), dims, map, slope, inter, out);
-    return;
-  }
-  reorient_to_float(reinterpret_cast<const T*>(data), dims, map, slope, inter, out);
+std::string size_string(std::uint64_t bytes) {
+  if (bytes < (1 << 20)) return fmt::format("{} bytes", bytes);
+  return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20));
 }
 
-// Decompresses the whole gzip file into a buffer of exactly `expected` bytes or more.
-std::vector<std::uint8_t> gunzip_all(std::span<const std::uint8_t> gz, std::size_t expected,
-                                     const std::filesystem::path& path) {
+// Decompresses the whole gzip file, which must hold `expected` bytes (header, extensions and
+// voxels): refused before allocating when the compressed size or `limits` cannot hold that, and
+// stopped when the stream runs past it by more than kMaxGzipTrailingBytes, so memory never
+// exceeds what a valid image of the declared size needs.
+std::vector<std::uint8_t> gunzip_all(std::span<const std::uint8_t> gz, std::uint64_t expected,
+                                     const ReadLimits& limits, const std::filesystem::path& path) {
+  if (expected > limits.max_gzip_bytes) {
+    fail(ErrorKind::kUnsupported,
+         "{}: the image needs {} decompressed, over the limit of {} for .nii.gz files "
+         "(docs/limits.md)",
+         path.string(), size_string(expected), size_string(limits.max_gzip_bytes));
+  }
+  if (expected / kMaxDeflateRatio > gz.size()) {
+    fail(ErrorKind::kInvalidInput,
+         "{}: the header promises {} of image data, more than a gzip stream of {} bytes can hold "
+         "(deflate expands at most {}:1): corrupt header or truncated file",
+         path.string(), size_string(expected), gz.size(), kMaxDeflateRatio);
+  }
+  const std::uint64_t cap = std::min(limits.max_gzip_bytes, expected + kMaxGzipTrailingBytes);
   std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> dec(
       libdeflate_alloc_decompressor(), libdeflate_free_decompressor);
   if (!dec) fail(ErrorKind::kInternal, "out of memory allocating a decompressor");
   std::vector<std::uint8_t> out;
   std::size_t in_pos = 0;
-  // A .gz may hold several members; each is decompressed in turn. The size of a member comes
-  // from its trailer (ISIZE, mod 2^32) but is only trusted within what the header promised.
+  // A .gz may hold several members; each is decompressed in turn, into at most what is left of
+  // the cap (a member's trailer ISIZE is mod 2^32 and written by whoever made the file).
   while (in_pos < gz.size()) {
     const auto member = gz.subspan(in_pos);
     if (!is_gzip(member)) {
@@ -188,8 +305,9 @@ std::vector<std::uint8_t> gunzip_all(std::span<const std::uint8_t> gz, std::size
       fail(ErrorKind::kInvalidInput, "{}: corrupt gzip data after {} decompressed bytes", path.string(),
            out.size());
     }
-    const std::size_t want = expected > out.size() ? expected - out.size() : 0;
-    std::size_t capacity = want + 4096;
+    const std::size_t room = static_cast<std::size_t>(cap - std::min<std::uint64_t>(cap, out.size()));
+    const std::size_t want = expected > out.size() ? static_cast<std::size_t>(expected) - out.size() : 0;
+    std::size_t capacity = std::min(room, want + 4096);
     for (;;) {
       const std::size_t offset = out.size();
       out.resize(offset + capacity);
@@ -203,9 +321,15 @@ std::vector<std::uint8_t> gunzip_all(std::span<const std::uint8_t> gz, std::size
         break;
       }
       out.resize(offset);
-      if (rc == LIBDEFLATE_INSUFFICIENT_SPACE && capacity < (std::size_t{1} << 36)) {
-        capacity *= 2;
-        continue;
+      if (rc == LIBDEFLATE_INSUFFICIENT_SPACE) {
+        if (capacity < room) {
+          capacity = std::min(room, capacity * 2);
+          continue;
+        }
+        fail(ErrorKind::kInvalidInput,
+             "{}: the gzip stream decompresses to more than {}, though the header promises {} "
+             "(limit: the promised size + {}; a decompression bomb or a corrupt header)",
+             path.string(), size_string(cap), size_string(expected), size_string(kMaxGzipTrailingBytes));
       }
       fail(ErrorKind::kInvalidInput,
            "{}: gzip data is truncated or corrupt (decompression failed; {} bytes of image data "
@@ -249,68 +373,115 @@ bool looks_like_nifti(const std::filesystem::path& path) {
          nifti_header_version(reinterpret_cast<const char*>(head.data()), head.size()) >= 1;
 }
 
-Volume read_nifti(const std::filesystem::path& path, std::vector<NiftiExtension>* extensions,
-                  std::optional<std::int64_t> frame) {
+namespace {
+
+// A NIfTI file read and checked: its header, its bytes (decompressed) and where the chosen frame
+// lies in them, byte-swapped to native order, with the mapping to canonical order.
+struct LoadedNifti {
+  NiftiImagePtr nim;
+  std::vector<std::uint8_t> raw;
+  std::size_t frame_offset = 0;
+  Dims source_dims{};
+  Affine source_affine{};
+  AxisMap map{};
+  double slope = 1;
+  double inter = 0;
+
+  [[nodiscard]] const std::uint8_t* frame() const { return raw.data() + frame_offset; }
+};
+
+LoadedNifti load_nifti(const std::filesystem::path& path, std::vector<NiftiExtension>* extensions,
+                       std::optional<std::int64_t> frame, const ReadLimits& limits) {
   nifti_set_debug_level(0);  // errors are reported by voxir, not printed by the library
-  const std::vector<std::uint8_t> file = read_file(path);
+  LoadedNifti n;
+  // The file is read whole: refuse one larger than any valid image before reading it.
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (!ec && size > kMaxVoxOffset + kMaxVoxelBytes) {
+    fail(ErrorKind::kUnsupported, "{}: {} bytes, larger than any image voxir reads ({} bytes: "
+         "vox_offset and voxel data limits, docs/limits.md)",
+         path.string(), size, kMaxVoxOffset + kMaxVoxelBytes);
+  }
+  std::vector<std::uint8_t> file = read_file(path);
   const bool gz = is_gzip(file);
   const std::vector<std::uint8_t> head = gz ? inflate_prefix(file, kNifti2HeaderSize, path)
                                             : std::vector<std::uint8_t>();
   const std::span<const std::uint8_t> header_bytes = gz ? std::span<const std::uint8_t>(head)
                                                         : std::span<const std::uint8_t>(file);
-  const NiftiImagePtr nim = parse_header(header_bytes, path);
-  check_geometry(*nim, path);
-  const std::int64_t picked = pick_frame(*nim, frame, path);
-
-  const std::size_t data_bytes = static_cast<std::size_t>(nim->nvox) * static_cast<std::size_t>(nim->nbyper);
-  const auto offset = static_cast<std::size_t>(nim->iname_offset);
-  std::vector<std::uint8_t> inflated;
-  if (gz) inflated = gunzip_all(file, offset + data_bytes, path);
-  const std::vector<std::uint8_t>& raw = gz ? inflated : file;
-  if (raw.size() < offset + data_bytes) {
-    fail(ErrorKind::kInvalidInput, "{}: truncated: {} bytes of image data, expected {} ({}x{}x{} {})",
-         path.string(), raw.size() > offset ? raw.size() - offset : 0, data_bytes, nim->nx, nim->ny,
-         nim->nz, nifti_datatype_string(nim->datatype));
+  n.nim = parse_header(header_bytes, path);
+  const nifti_image& nim = *n.nim;
+  const std::uint64_t data_bytes = check_geometry(nim, path);
+  const std::size_t offset = check_vox_offset(nim, path);
+  const std::int64_t picked = pick_frame(nim, frame, path);
+  if (!gz && offset >= file.size()) {
+    fail(ErrorKind::kInvalidInput, "{}: vox_offset {} lies beyond the end of the file ({} bytes)",
+         path.string(), offset, file.size());
   }
-  if (extensions != nullptr) *extensions = parse_extensions(raw, nim->nifti_type >= NIFTI_FTYPE_NIFTI2_1 ? kNifti2HeaderSize : kNifti1HeaderSize, offset, nim->byteorder != nifti_short_order());
-  const auto frame_voxels = static_cast<std::size_t>(nim->nx * nim->ny * nim->nz);
-  std::uint8_t* data =
-      const_cast<std::uint8_t*>(raw.data()) + offset +
-      static_cast<std::size_t>(picked) * frame_voxels * static_cast<std::size_t>(nim->nbyper);
+
+  n.raw = gz ? gunzip_all(file, offset + data_bytes, limits, path) : std::move(file);
+  const std::vector<std::uint8_t>& raw = n.raw;
+  if (raw.size() < offset + data_bytes) {
+    fail(ErrorKind::kInvalidInput, "{}: truncated: {} bytes of image data, expected {} ({}x{}x{}x{} {} after "
+         "vox_offset {})",
+         path.string(), raw.size() > offset ? raw.size() - offset : 0, data_bytes, nim.nx, nim.ny,
+         nim.nz, frame_count(nim), nifti_datatype_string(nim.datatype), offset);
+  }
+  if (extensions != nullptr) {
+    *extensions = parse_extensions(raw, nim.nifti_type >= NIFTI_FTYPE_NIFTI2_1 ? kNifti2HeaderSize : kNifti1HeaderSize,
+                                   offset, nim.byteorder != nifti_short_order());
+  }
+  const auto frame_voxels = static_cast<std::size_t>(nim.nx * nim.ny * nim.nz);
+  n.frame_offset = offset + static_cast<std::size_t>(picked) * frame_voxels * static_cast<std::size_t>(nim.nbyper);
   int nbyper = 0;
   int swapsize = 0;
-  nifti_datatype_sizes(nim->datatype, &nbyper, &swapsize);
-  if (nim->byteorder != nifti_short_order() && swapsize > 1) {
-    nifti_swap_Nbytes(frame_voxels, swapsize, data);
+  nifti_datatype_sizes(nim.datatype, &nbyper, &swapsize);
+  if (nim.byteorder != nifti_short_order() && swapsize > 1) {
+    nifti_swap_Nbytes(frame_voxels, swapsize, n.raw.data() + n.frame_offset);
   }
 
-  const Affine source_affine = best_affine(*nim);
-  const Dims source_dims{nim->nx, nim->ny, nim->nz};
-  const AxisMap map = with_context(path.string(), [&] { return closest_canonical(source_affine); });
-  const bool scaled = nim->scl_slope != 0.0 && std::isfinite(nim->scl_slope) && std::isfinite(nim->scl_inter);
-  const double slope = scaled ? nim->scl_slope : 1.0;
-  const double inter = scaled ? nim->scl_inter : 0.0;
-
-  std::vector<float> hu(frame_voxels);
-  switch (nim->datatype) {
-    case DT_UINT8: convert<std::uint8_t>(data, source_dims, map, slope, inter, hu.data()); break;
-    case DT_INT8: convert<std::int8_t>(data, source_dims, map, slope, inter, hu.data()); break;
-    case DT_INT16: convert<std::int16_t>(data, source_dims, map, slope, inter, hu.data()); break;
-    case DT_UINT16: convert<std::uint16_t>(data, source_dims, map, slope, inter, hu.data()); break;
-    case DT_INT32: convert<std::int32_t>(data, source_dims, map, slope, inter, hu.data()); break;
-    case DT_UINT32: convert<std::uint32_t>(data, source_dims, map, slope, inter, hu.data()); break;
-    case DT_INT64: convert<std::int64_t>(data, source_dims, map, slope, inter, hu.data()); break;
-    case DT_UINT64: convert<std::uint64_t>(data, source_dims, map, slope, inter, hu.data()); break;
-    case DT_FLOAT32: convert<float>(data, source_dims, map, slope, inter, hu.data()); break;
-    case DT_FLOAT64: convert<double>(data, source_dims, map, slope, inter, hu.data()); break;
-    default:
-      fail(ErrorKind::kUnsupported,
-           "{}: datatype {} is not supported (expected an integer or float32/float64 scalar type)",
-           path.string(), nifti_datatype_string(nim->datatype));
+  if (n.frame_offset % alignof(std::max_align_t) != 0) {
+    // vox_offset need not be a multiple of the voxel size, and loading a misaligned voxel is
+    // undefined: such a file's voxels are moved to the (aligned) start of the buffer first.
+    n.raw.erase(n.raw.begin(), n.raw.begin() + static_cast<std::ptrdiff_t>(n.frame_offset));
+    n.frame_offset = 0;
   }
-  return Volume(canonical_dims(source_dims, map), canonical_spacing(source_affine, map),
-                canonical_affine(source_affine, source_dims, map), std::move(hu),
-                axis_codes(source_affine));
+  n.source_affine = best_affine(nim);
+  n.source_dims = {nim.nx, nim.ny, nim.nz};
+  n.map = with_context(path.string(), [&] { return closest_canonical(n.source_affine); });
+  const bool scaled = nim.scl_slope != 0.0 && std::isfinite(nim.scl_slope) && std::isfinite(nim.scl_inter);
+  n.slope = scaled ? nim.scl_slope : 1.0;
+  n.inter = scaled ? nim.scl_inter : 0.0;
+  return n;
+}
+
+}  // namespace
+
+Volume read_nifti(const std::filesystem::path& path, std::vector<NiftiExtension>* extensions,
+                  std::optional<std::int64_t> frame, const ReadLimits& limits) {
+  const LoadedNifti n = load_nifti(path, extensions, frame, limits);
+  std::vector<float> hu(static_cast<std::size_t>(n.source_dims[0] * n.source_dims[1] * n.source_dims[2]));
+  visit_datatype(n.nim->datatype, [&]<typename T>() {
+    reorient_to_float(reinterpret_cast<const T*>(n.frame()), n.source_dims, n.map, n.slope, n.inter,
+                      hu.data());
+  });
+  return Volume(canonical_dims(n.source_dims, n.map), canonical_spacing(n.source_affine, n.map),
+                canonical_affine(n.source_affine, n.source_dims, n.map), std::move(hu),
+                axis_codes(n.source_affine));
+}
+
+Mask read_nifti_mask(const std::filesystem::path& path, const ReadLimits& limits) {
+  const LoadedNifti n = load_nifti(path, nullptr, std::nullopt, limits);
+  Mask mask;
+  mask.values.resize(static_cast<std::size_t>(n.source_dims[0] * n.source_dims[1] * n.source_dims[2]));
+  const auto slope = static_cast<float>(n.slope);
+  const auto inter = static_cast<float>(n.inter);
+  visit_datatype(n.nim->datatype, [&]<typename T>() {
+    reorient(reinterpret_cast<const T*>(n.frame()), n.source_dims, n.map, mask.values.data(),
+             [=](T v) { return static_cast<std::uint8_t>(scaled_value(v, slope, inter) > 0.5f); });
+  });
+  mask.dims = canonical_dims(n.source_dims, n.map);
+  mask.affine = canonical_affine(n.source_affine, n.source_dims, n.map);
+  return mask;
 }
 
 }  // namespace voxir::io

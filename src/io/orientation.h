@@ -30,11 +30,10 @@ struct AxisMap {
 [[nodiscard]] Affine canonical_affine(const Affine& source_affine, const Dims& source_dims,
                                       const AxisMap& map);
 
-// Copies `src` (file order, x fastest, dims `source_dims`) into `dst` (canonical order), applying
-// value * slope + intercept. `dst` must hold the same number of voxels.
-template <typename Src>
-void reorient_to_float(const Src* src, const Dims& source_dims, const AxisMap& map, double slope,
-                       double intercept, float* dst) {
+// Copies `src` (file order, x fastest, dims `source_dims`) into `dst` (canonical order), storing
+// fn(value) for each voxel. `dst` must hold the same number of voxels.
+template <typename Src, typename Dst, typename Fn>
+void reorient(const Src* src, const Dims& source_dims, const AxisMap& map, Dst* dst, Fn&& fn) {
   const std::array<std::ptrdiff_t, 3> file_stride{
       1, static_cast<std::ptrdiff_t>(source_dims[0]),
       static_cast<std::ptrdiff_t>(source_dims[0] * source_dims[1])};
@@ -47,20 +46,33 @@ void reorient_to_float(const Src* src, const Dims& source_dims, const AxisMap& m
     stride[c] = map.flip[c] ? -file_stride[a] : file_stride[a];
     if (map.flip[c]) base += (n[c] - 1) * file_stride[a];
   }
-  const bool identity_scale = slope == 1.0 && intercept == 0.0;
-  const auto fslope = static_cast<float>(slope);
-  const auto finter = static_cast<float>(intercept);
   for (std::ptrdiff_t k = 0; k < n[2]; ++k) {
     for (std::ptrdiff_t j = 0; j < n[1]; ++j) {
       const Src* row = src + base + k * stride[2] + j * stride[1];
-      float* out = dst + (k * n[1] + j) * n[0];
-      if (identity_scale) {
-        for (std::ptrdiff_t i = 0; i < n[0]; ++i) out[i] = static_cast<float>(row[i * stride[0]]);
-      } else {
-        for (std::ptrdiff_t i = 0; i < n[0]; ++i)
-          out[i] = static_cast<float>(row[i * stride[0]]) * fslope + finter;
-      }
+      Dst* out = dst + (k * n[1] + j) * n[0];
+      for (std::ptrdiff_t i = 0; i < n[0]; ++i) out[i] = fn(row[i * stride[0]]);
     }
+  }
+}
+
+// The float value of a stored voxel: value * slope + intercept, in float as the readers always
+// computed it (masks are thresholded on this same value, so both readings agree).
+template <typename Src>
+[[nodiscard]] inline float scaled_value(Src v, float slope, float intercept) {
+  return static_cast<float>(v) * slope + intercept;
+}
+
+// reorient() applying value * slope + intercept, converting to float HU.
+template <typename Src>
+void reorient_to_float(const Src* src, const Dims& source_dims, const AxisMap& map, double slope,
+                       double intercept, float* dst) {
+  if (slope == 1.0 && intercept == 0.0) {
+    reorient(src, source_dims, map, dst, [](Src v) { return static_cast<float>(v); });
+  } else {
+    const auto fslope = static_cast<float>(slope);
+    const auto finter = static_cast<float>(intercept);
+    reorient(src, source_dims, map, dst,
+             [=](Src v) { return scaled_value(v, fslope, finter); });
   }
 }
 

@@ -1,5 +1,6 @@
 // search(index, Query): the one entry point of every front end. Decides what a query means
 // (source, slices, region, self-exclusion, embedder) and hands vectors to the staged searcher.
+#include "search/region_extent.h"
 #include "search/stages.h"
 #include "voxir/embed.h"
 #include "voxir/error.h"
@@ -31,15 +32,14 @@ void check_query(const Query& q) {
   }
   if (!q.region.empty() && q.slices)
     fail(ErrorKind::kUsage, "a query takes a region or a slice range, not both");
-  if (!q.region.empty() && q.labels.empty() && q.indexed_id.empty()) {
-    fail(ErrorKind::kUsage,
-         "region '{}' needs the query's labels (a mask folder or multilabel file); only an indexed "
-         "volume's region comes from the index",
-         q.region);
-  }
+  if (!q.labels.empty() && !q.vectors.empty())
+    fail(ErrorKind::kUsage, "labels need a volume to be read against, not bare vectors");
   if (q.region.empty() && !q.labels.empty())
     fail(ErrorKind::kUsage, "labels were given without a region to take from them");
   q.params.validate();
+  q.predict.validate();
+  // An unknown name fails before anything is read or embedded.
+  if (!q.region.empty()) (void)ClassCatalog::builtin().region(q.region);
 }
 
 void check_range(const Range& r, std::int64_t num_slices, std::string_view what) {
@@ -50,23 +50,12 @@ void check_range(const Range& r, std::int64_t num_slices, std::string_view what)
 }
 
 // The extent of `region` over an indexed volume's class-presence bitsets.
-std::optional<Range> stored_extent(const VolumeVectors& v, const Region& region) {
+std::optional<Range> stored_extent_of(const VolumeVectors& v, const Region& region) {
   if (v.presence_bytes == 0) {
     fail(ErrorKind::kNotFound, "indexed volume {} has no labels to find region '{}' in",
          v.volume.id, region.name);
   }
-  const auto classes = ClassCatalog::builtin().region_classes(region);
-  std::optional<Range> out;
-  for (std::int64_t k = 0; k < v.volume.num_slices; ++k) {
-    const std::uint8_t* row = v.presence.data() + k * v.presence_bytes;
-    for (const int c : classes) {
-      if (c / 8 >= v.presence_bytes || ((row[c / 8] >> (c % 8)) & 1) == 0) continue;
-      if (!out) out = Range{k, k};
-      (*out)[1] = k;
-      break;
-    }
-  }
-  return out;
+  return stored_extent(v, region);
 }
 
 std::vector<std::string> same_source(const Index& index, const std::filesystem::path& path) {
@@ -77,6 +66,40 @@ std::vector<std::string> same_source(const Index& index, const std::filesystem::
     if (std::filesystem::weakly_canonical(v.source, ec) == canonical) ids.push_back(v.id);
   }
   return ids;
+}
+
+// Query vectors ready for the staged searcher.
+struct Resolved {
+  std::vector<float> owned;  // embedded here (path and volume sources)
+  std::span<const float> vectors;
+  std::vector<float> content;  // body area of each query slice in mm²; empty: unknown
+  Range slices{};
+  double read_ms = 0;
+  double embed_ms = 0;
+  bool predicted = false;  // slices are a predicted region extent
+  double confidence = 1;
+};
+
+// The predicted extent of the query's region, from vectors of slices first .. first + n - 1.
+Range predicted_extent(const Index& index, const Query& q, std::span<const float> vectors,
+                       std::span<const float> content, std::int64_t first, std::string_view what,
+                       Resolved& out) {
+  const Region region = ClassCatalog::builtin().region(q.region);
+  PredictOptions options = q.predict;
+  if (!q.indexed_id.empty()) options.exclude.push_back(q.indexed_id);
+  const AnatomyPredictor predictor(index);
+  const auto extent = predictor.predict(vectors, first, content, options).extent(region);
+  if (!extent) {
+    fail(ErrorKind::kNotFound,
+         "{}: {} '{}' is predicted on no slice of the query (no slice reaches probability {} from "
+         "its {} nearest labelled slices among {} labelled volumes); give the query's labels or "
+         "--slices",
+         what, region.coarse ? "region" : "class", region.name, options.threshold, options.k,
+         predictor.labelled_volumes());
+  }
+  out.predicted = true;
+  out.confidence = extent->confidence;
+  return extent->slices;
 }
 
 // The slices a query asks for, out of `num_slices` (all when neither range nor region is set).
@@ -91,7 +114,7 @@ Range choose_slices(const Query& q, std::int64_t num_slices, const Volume* volum
     std::optional<Range> extent;
     std::string from;
     if (stored != nullptr) {
-      extent = stored_extent(*stored, region);
+      extent = stored_extent_of(*stored, region);
       from = fmt::format("indexed volume {}", stored->volume.id);
     } else {
       const SliceLabels labels = read_labels(q.labels, *volume, q.label_options);
@@ -112,16 +135,6 @@ double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
-// Query vectors ready for the staged searcher.
-struct Resolved {
-  std::vector<float> owned;  // embedded here (path and volume sources)
-  std::span<const float> vectors;
-  std::vector<float> content;  // body area of each query slice in mm²; empty: unknown
-  Range slices{};
-  double read_ms = 0;
-  double embed_ms = 0;
-};
-
 void resolve_indexed(const Index& index, const Query& query, Resolved& out, SearchParams& params) {
   const IndexedVolume* v = index.find(query.indexed_id);
   if (v == nullptr) {
@@ -131,8 +144,13 @@ void resolve_indexed(const Index& index, const Query& query, Resolved& out, Sear
   const auto position = static_cast<std::size_t>(v - index.volumes().data());
   // The catalog's class presence is read only when a region needs it.
   const VolumeVectors stored = query.region.empty() ? VolumeVectors{} : index.labels(position);
-  out.slices = choose_slices(query, v->num_slices, nullptr, &stored,
-                             fmt::format("indexed volume {}", v->id));
+  const std::string what = fmt::format("indexed volume {}", v->id);
+  if (!query.region.empty() && stored.presence_bytes == 0) {
+    out.slices = predicted_extent(index, query, index.volume_vectors(position),
+                                  index.content(position), 0, what, out);
+  } else {
+    out.slices = choose_slices(query, v->num_slices, nullptr, &stored, what);
+  }
   if (const auto content = index.content(position); !content.empty()) {
     out.content.assign(content.begin() + out.slices[0], content.begin() + out.slices[1] + 1);
   }
@@ -144,8 +162,6 @@ void resolve_indexed(const Index& index, const Query& query, Resolved& out, Sear
 }
 
 void resolve_vectors(const Index& index, const Query& query, Resolved& out) {
-  if (!query.region.empty())
-    fail(ErrorKind::kUsage, "a region needs a volume or an indexed volume, not bare vectors");
   const auto dim = static_cast<std::size_t>(index.dim());
   if (query.vectors.size() % dim != 0) {
     fail(ErrorKind::kUsage, "query vectors hold {} floats, not a multiple of the index's {} dimensions",
@@ -153,7 +169,14 @@ void resolve_vectors(const Index& index, const Query& query, Resolved& out) {
   }
   const auto n = static_cast<std::int64_t>(query.vectors.size() / dim);
   const std::int64_t last = query.first_slice + n - 1;
+  if (!query.content.empty() && query.content.size() != static_cast<std::size_t>(n)) {
+    fail(ErrorKind::kUsage, "query content holds {} values for {} vectors", query.content.size(), n);
+  }
   Range given = query.slices.value_or(Range{query.first_slice, last});
+  if (!query.region.empty()) {
+    given = predicted_extent(index, query, query.vectors, query.content, query.first_slice,
+                             "the query vectors", out);
+  }
   if (given[1] == Query::kLastSlice) given[1] = last;
   check_range({given[0] - query.first_slice, given[1] - query.first_slice}, n, "the query vectors");
   out.slices = given;
@@ -161,9 +184,6 @@ void resolve_vectors(const Index& index, const Query& query, Resolved& out) {
   const auto count = static_cast<std::size_t>(given[1] - given[0] + 1);
   out.vectors = query.vectors.subspan(offset * dim, count * dim);
   if (!query.content.empty()) {
-    if (query.content.size() != static_cast<std::size_t>(n)) {
-      fail(ErrorKind::kUsage, "query content holds {} values for {} vectors", query.content.size(), n);
-    }
     out.content.assign(query.content.begin() + static_cast<std::ptrdiff_t>(offset),
                        query.content.begin() + static_cast<std::ptrdiff_t>(offset + count));
   }
@@ -181,25 +201,63 @@ void resolve_volume(const Index& index, const Query& query, Resolved& out, Searc
   std::optional<Volume> read;
   const Volume* volume = query.volume;
   if (volume == nullptr) volume = &read.emplace(read_volume(query.path, query.read));
-  out.slices = choose_slices(query, volume->nz(), volume, nullptr, "the query volume");
+  const bool predict = !query.region.empty() && query.labels.empty();
+  if (!predict) out.slices = choose_slices(query, volume->nz(), volume, nullptr, "the query volume");
   if (query.exclude_self && !query.path.empty()) {
     const auto self = same_source(index, query.path);
     params.exclude.insert(params.exclude.end(), self.begin(), self.end());
   }
   out.read_ms = ms_since(t);
   t = Clock::now();
-  const std::int64_t n = out.slices[1] - out.slices[0] + 1;
-  out.owned.resize(static_cast<std::size_t>(n * embedder->dim()));
+  // A predicted region needs every slice embedded first: the prediction chooses the slices.
+  const Range embed = predict ? Range{0, volume->nz() - 1} : out.slices;
+  const std::int64_t n = embed[1] - embed[0] + 1;
+  const auto dim = static_cast<std::size_t>(embedder->dim());
+  out.owned.resize(static_cast<std::size_t>(n) * dim);
   out.content.resize(static_cast<std::size_t>(n));
-  embedder->embed_measured(*volume, out.slices[0], out.slices[1] + 1, out.owned, out.content);
+  embedder->embed_measured(*volume, embed[0], embed[1] + 1, out.owned, out.content);
   out.vectors = out.owned;
   out.embed_ms = ms_since(t);
+  if (predict) {
+    PredictOptions options = query.predict;
+    options.exclude.insert(options.exclude.end(), params.exclude.begin(), params.exclude.end());
+    Query with_exclude = query;
+    with_exclude.predict = options;
+    out.slices = predicted_extent(index, with_exclude, out.owned, out.content, 0, "the query volume", out);
+    const auto first = static_cast<std::size_t>(out.slices[0]);
+    const auto count = static_cast<std::size_t>(out.slices[1] - out.slices[0] + 1);
+    out.vectors = std::span<const float>(out.owned).subspan(first * dim, count * dim);
+    out.content = std::vector<float>(out.content.begin() + static_cast<std::ptrdiff_t>(first),
+                                     out.content.begin() + static_cast<std::ptrdiff_t>(first + count));
+  }
 }
 
 std::string source_name(const Query& q) {
   if (!q.path.empty()) return q.path.string();
   if (!q.indexed_id.empty()) return fmt::format("indexed volume {}", q.indexed_id);
   return q.volume != nullptr ? "query volume" : "query vectors";
+}
+
+// Where the query's region (or the required one) lies in each result. Best effort: a result
+// whose anatomy cannot be known (an index without any labels) keeps {-1, -1}.
+void locate_in_results(const Index& index, const Query& query, SearchAnswer& answer) {
+  const std::string& name = !query.region.empty() ? query.region : query.params.require;
+  if (name.empty()) return;
+  const Region region = ClassCatalog::builtin().region(name);
+  RegionLocator locator(index, query.predict);
+  for (auto& r : answer.results) {
+    const IndexedVolume* v = index.find(r.volume);
+    if (v == nullptr) continue;
+    try {
+      const auto e = locator.locate(static_cast<std::size_t>(v - index.volumes().data()), region);
+      if (!e) continue;
+      r.region = e->slices;
+      r.region_predicted = e->predicted;
+      r.region_confidence = e->confidence;
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kNotFound) throw;
+    }
+  }
 }
 
 }  // namespace
@@ -224,6 +282,9 @@ SearchAnswer search(const Index& index, const Query& query) {
   answer.timings.embed_ms = resolved.embed_ms;
   answer.timings.total_ms += resolved.read_ms + resolved.embed_ms;
   if (!query.region.empty()) answer.query_region = ClassCatalog::builtin().region(query.region).name;
+  answer.query_region_predicted = resolved.predicted;
+  answer.query_region_confidence = resolved.confidence;
+  locate_in_results(index, query, answer);
   answer.excluded = params.exclude;
   return answer;
 }

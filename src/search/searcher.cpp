@@ -1,4 +1,5 @@
 // The searcher: candidates -> aggregate -> rerank -> localize (voxir/search.h), each timed.
+#include "search/region_extent.h"
 #include "search/stages.h"
 #include "voxir/embed.h"
 #include "voxir/error.h"
@@ -119,6 +120,9 @@ void SearchParams::validate() const {
   if (rerank && rerank_n < 1)
     fail(ErrorKind::kUsage, "rerank N = {}: must be at least 1 (or disable re-ranking)", rerank_n);
   if (top < 1) fail(ErrorKind::kUsage, "top = {}: must be at least 1", top);
+  if (!require.empty()) (void)ClassCatalog::builtin().region(require);  // did-you-mean on a typo
+  if (explain && !rerank)
+    fail(ErrorKind::kUsage, "explain needs re-ranking: its similarity matrix is MaxSim's");
   if (!(central_fraction > 0 && central_fraction <= 1)) {
     fail(ErrorKind::kUsage, "central fraction {}: must be in (0, 1]", central_fraction);
   }
@@ -202,17 +206,31 @@ SearchAnswer run_stages(const Index& index, std::span<const float> all_query,
     if (a.votes != b.votes) return a.votes > b.votes;
     return a.volume < b.volume;
   };
-  const std::size_t keep = std::min(
-      ranked.size(), static_cast<std::size_t>(params.rerank ? params.rerank_n : params.top));
-  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep),
-                    ranked.end(), better);
-  ranked.resize(keep);
+  const std::size_t want = static_cast<std::size_t>(params.rerank ? params.rerank_n : params.top);
+  if (params.require.empty()) {
+    const std::size_t keep = std::min(ranked.size(), want);
+    std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep),
+                      ranked.end(), better);
+    ranked.resize(keep);
+  } else {
+    // Checked best first and only until enough pass: a prediction per unlabelled candidate.
+    std::sort(ranked.begin(), ranked.end(), better);
+    const Region region = ClassCatalog::builtin().region(params.require);
+    RegionLocator locator(index, PredictOptions{});
+    std::vector<Candidate> passing;
+    for (auto& c : ranked) {
+      if (passing.size() >= want) break;
+      if (locator.locate(c.volume, region)) passing.push_back(std::move(c));
+    }
+    ranked = std::move(passing);
+  }
   answer.timings.aggregate_ms = ms_since(t);
 
   // Stage 3: exact late-interaction score over all slices of each candidate.
   t = Clock::now();
   std::vector<std::vector<float>> best(ranked.size());
   std::vector<std::vector<std::int64_t>> argmax(ranked.size());
+  std::vector<std::vector<float>> matrix(ranked.size());  // with params.explain: [i][j]
   if (params.rerank) {
     // One GEMM for all candidates: their rows gathered into one block, so BLAS runs one large
     // product on all cores instead of ~50 small ones (4x faster here at 100 x 4000 x 384).
@@ -256,6 +274,7 @@ SearchAnswer run_stages(const Index& index, std::span<const float> all_query,
         best[c][static_cast<std::size_t>(i)] = col[j];
         argmax[c][static_cast<std::size_t>(i)] = j;
         total += col[j];
+        if (params.explain) matrix[c].insert(matrix[c].end(), col, col + m);
       }
       ranked[c].score = total / static_cast<double>(n);
     }
@@ -267,14 +286,17 @@ SearchAnswer run_stages(const Index& index, std::span<const float> all_query,
     std::vector<Candidate> top;
     std::vector<std::vector<float>> top_best;
     std::vector<std::vector<std::int64_t>> top_arg;
+    std::vector<std::vector<float>> top_matrix;
     for (const auto i : order) {
       top.push_back(std::move(ranked[i]));
       top_best.push_back(std::move(best[i]));
       top_arg.push_back(std::move(argmax[i]));
+      top_matrix.push_back(std::move(matrix[i]));
     }
     ranked = std::move(top);
     best = std::move(top_best);
     argmax = std::move(top_arg);
+    matrix = std::move(top_matrix);
   }
   answer.timings.rerank_ms = ms_since(t);
 
@@ -304,6 +326,10 @@ SearchAnswer run_stages(const Index& index, std::span<const float> all_query,
       }
     }
     result.location = central_range(std::move(slices), params.central_fraction);
+    if (params.explain) {
+      result.similarity = std::move(matrix[r]);
+      result.similarity_columns = info.num_slices;
+    }
     answer.results.push_back(std::move(result));
   }
   answer.timings.localize_ms = ms_since(t);

@@ -2,17 +2,15 @@
 #include "synth/phantom.h"
 #include "synth/rng.h"
 #include "util/file.h"
+#include "util/parallel.h"
 #include "voxir/error.h"
 #include "voxir/synth.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <exception>
 #include <mutex>
-#include <thread>
 
 namespace voxir::synth {
 namespace {
@@ -108,24 +106,19 @@ DatasetSummary write_dataset(const std::filesystem::path& root, const SynthOptio
   const int n = options.subjects;
   const std::vector<std::string> split = draw_splits(n, options.test_fraction, options.seed);
   std::vector<Row> rows(static_cast<std::size_t>(n));
-  std::atomic<int> next{0};
-  std::atomic<bool> failed{false};
-  std::exception_ptr error;
-  std::mutex mutex;
+  std::mutex mutex;  // guards done and the progress callback
   int done = 0;
-
-  auto worker = [&] {
-    while (!failed) {
-      const int i = next++;
-      if (i >= n) return;
-      const std::string id = image_id(i, n);
-      try {
+  parallel_for(
+      static_cast<std::size_t>(n),
+      [&](std::size_t item) {
+        const int i = static_cast<int>(item);
+        const std::string id = image_id(i, n);
         with_context(id, [&] {
           const std::uint64_t seed = mix_seed(options.seed, static_cast<std::uint64_t>(i) + 1);
           const Phantom p = generate_subject(seed, options.subject, ids);
           write_subject(p, root / id, names);
           const Volume& ct = p.ct;
-          Row& row = rows[static_cast<std::size_t>(i)];
+          Row& row = rows[item];
           row.slices = ct.nz();
           row.voxels = static_cast<std::int64_t>(ct.hu().size());
           row.demographics = fmt::format("{};{};voxir-synth", p.info.age, p.info.sex);
@@ -134,24 +127,11 @@ DatasetSummary write_dataset(const std::filesystem::path& root, const SynthOptio
                                         ct.spacing()[2], ct.nx(), ct.ny(), ct.nz(), p.info.contrast,
                                         p.info.noise_hu, p.info.arms_up ? "up" : "down", seed);
         });
-      } catch (...) {
-        std::lock_guard lock(mutex);
-        if (!error) error = std::current_exception();
-        failed = true;
-        return;
-      }
-      std::lock_guard lock(mutex);
-      ++done;
-      if (progress) progress(done, n);
-    }
-  };
-  int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
-  threads = std::clamp(threads, 1, n);
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+        const std::lock_guard lock(mutex);
+        ++done;
+        if (progress) progress(done, n);
+      },
+      options.threads);
 
   // TotalSegmentator's own columns first, then what the generator drew.
   std::string meta =

@@ -250,6 +250,62 @@ TEST(Cli, IndexBuildInfoSearchAddRemove) {
   EXPECT_EQ(run_voxir("search " + index + " " + ct(3) + " --slices 30:5000").code, 2);
 }
 
+// Region queries without labels (predicted anatomy), --require and --explain through the binary.
+TEST(Cli, PredictedRegionsRequireAndExplain) {
+  voxir::testing::TempDir tmp;
+  const auto ds = tmp / "ds";
+  CliRun r = run_voxir("synth " + ds.string() + " --subjects 6 --seed 3 --spacing 5 --region abdomen --quiet");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string ct3 = (ds / "s0003" / "ct.nii.gz").string();
+  const std::string index = (tmp / "index").string();
+  r = run_voxir(fmt::format("index build {} {} --index faiss:Flat", index, ds.string()));  // labelled
+  ASSERT_EQ(r.code, 0) << r.out;
+
+  r = run_voxir("info --json " + ct3 + " --labels " + (ds / "s0003" / "segmentations").string() +
+                " --predict-regions " + index);
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j["predicted"]["coarse"].contains("liver")) << r.out;
+  const auto& predicted = j["predicted"]["coarse"]["liver"];
+  EXPECT_GE(predicted["confidence"].get<double>(), 0.5);
+  // s0003 is in the index and votes for itself here: its own labels come back exactly.
+  EXPECT_EQ(predicted["first"], j["coarse"]["liver"][0]);
+  EXPECT_EQ(predicted["last"], j["coarse"]["liver"][1]);
+
+  const std::string explain = (tmp / "explain").string();
+  r = run_voxir("search --json --exclude-self --top 2 --require liver " + index + " " + ct3 +
+                " --region liver --explain " + explain);
+  ASSERT_EQ(r.code, 0) << r.out;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["query_region"]["name"], "liver");
+  EXPECT_EQ(j["query_region"]["predicted"], true);
+  EXPECT_EQ(j["query"]["slices"][0], j["query_region"]["first"]);
+  ASSERT_EQ(j["results"].size(), 2u);
+  ASSERT_EQ(j["explain"].size(), 2u);
+  for (const auto& res : j["results"]) {
+    EXPECT_NE(res["volume"], "s0003");
+    EXPECT_EQ(res["region"]["predicted"], false);  // stored labels
+  }
+  for (const auto& f : j["explain"]) {
+    for (const char* key : {"heatmap", "strip", "alignment"})
+      EXPECT_TRUE(std::filesystem::exists(f[key].get<std::string>())) << key;
+  }
+  r = run_voxir("search " + index + " " + ct3 + " --region livr");
+  EXPECT_EQ(r.code, 4) << r.out;
+  EXPECT_NE(r.out.find("did you mean"), std::string::npos) << r.out;
+  EXPECT_EQ(run_voxir("search " + index + " " + ct3 + " --region brain").code, 4);  // not in the query
+  EXPECT_EQ(run_voxir("search " + index + " " + ct3 + " --explain x --no-rerank").code, 2);
+
+  // An index of plain files (no segmentations/ beside them) has no labels to predict from.
+  const std::string plain = (tmp / "plain").string();
+  std::filesystem::copy_file(ct3, tmp / "loose.nii.gz");
+  ASSERT_EQ(run_voxir(fmt::format("index build {} {} --index faiss:Flat", plain,
+                                  (tmp / "loose.nii.gz").string())).code, 0);
+  r = run_voxir("search " + plain + " " + ct3 + " --region liver");
+  EXPECT_EQ(r.code, 4) << r.out;
+  EXPECT_NE(r.out.find("has labels"), std::string::npos) << r.out;
+}
+
 // XORs `length` bytes of `file` from `offset` with 0xff, so each of them changes.
 void damage_file(const std::filesystem::path& file, std::size_t offset, std::size_t length) {
   std::FILE* f = std::fopen(file.c_str(), "r+b");

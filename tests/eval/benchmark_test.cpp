@@ -175,6 +175,43 @@ TEST(Benchmark, PhantomDatasetEndToEnd) {
 
 // TotalSegmentator v2 has one `heart` mask where v1 has five heart parts: the run must say so
 // instead of silently dropping the heart region, and a class map can score v2's heart.
+// Predicted regions: extent IoU and recall with predicted slices beside true ones.
+TEST(Benchmark, PredictedRegionsBesideTrueOnes) {
+  testing::TempDir tmp;
+  synth::SynthOptions synth;
+  synth.subjects = 10;
+  synth.seed = 11;
+  synth.test_fraction = 0.3;
+  synth.subject.slice_spacing_mm = 5;
+  (void)synth::write_dataset(tmp / "ds", synth);
+  BenchmarkOptions options;
+  options.out = tmp / "report";
+  options.fine = false;
+  options.index = "faiss:Flat";
+  options.predicted_regions = true;
+  options.max_queries = 2;
+  const BenchmarkSummary summary = run_benchmark(tmp / "ds", options);
+  const auto report = nlohmann::json::parse(read_text_file(summary.report_json));
+  ASSERT_TRUE(report["config"]["predicted_regions"].is_object());
+  const auto& p = report["embedders"][0]["granularities"]["coarse"]["predicted_regions"];
+  const auto& truth = report["embedders"][0]["granularities"]["coarse"]["modes"];
+  const double iou = p["slice_iou"]["mean"].get<double>();
+  EXPECT_GT(iou, 0.5);  // phantoms share their anatomy: a working prediction is far above chance
+  EXPECT_LE(iou, 1.0);
+  // Every class queried with true slices is queried with predicted ones.
+  for (const char* variant : {"count", "rerank"}) {
+    EXPECT_EQ(p["modes"]["region"][variant]["per_class"].size(),
+              truth["region"][variant]["per_class"].size());
+    EXPECT_EQ(p["slice_iou"]["per_class"].size(), truth["region"][variant]["per_class"].size());
+  }
+  int predicted_rows = 0;
+  for (const auto& r : summary.recalls) predicted_rows += r.mode == "region (predicted)" ? 1 : 0;
+  EXPECT_EQ(predicted_rows, 2);
+  EXPECT_NE(read_text_file(summary.report_md).find("## Predicted query regions"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(options.out / "tables/predicted_coarse_0.csv"));
+  EXPECT_TRUE(std::filesystem::exists(options.out / "plots/predicted_coarse_0.svg"));
+}
+
 TEST(Benchmark, V2LabelSetIsNamedAndCanBeMapped) {
   testing::TempDir tmp;
   synth::SynthOptions synth;

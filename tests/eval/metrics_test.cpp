@@ -157,5 +157,26 @@ TEST(Metrics, MeanStdIsThePopulationStd) {
   EXPECT_DOUBLE_EQ(s.std, std::sqrt(0.6875 / 4));
 }
 
+TEST(Metrics, SliceIouByHand) {
+  struct Case {
+    std::array<std::int64_t, 2> a, b;
+    double want;
+  };
+  const Case cases[] = {
+      {{10, 19}, {10, 19}, 1.0},
+      {{10, 19}, {15, 24}, 5.0 / 15},   // 15..19 shared of 10..24
+      {{0, 0}, {0, 0}, 1.0},
+      {{0, 9}, {10, 19}, 0.0},          // adjacent, no shared slice
+      {{5, 5}, {0, 9}, 1.0 / 10},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(fmt::format("{}..{} vs {}..{}", c.a[0], c.a[1], c.b[0], c.b[1]));
+    EXPECT_DOUBLE_EQ(slice_iou(c.a, c.b), c.want);
+    EXPECT_DOUBLE_EQ(slice_iou(c.b, c.a), c.want);
+  }
+  EXPECT_THROW((void)slice_iou({3, 2}, {0, 5}), Error);
+  EXPECT_THROW((void)slice_iou({0, 5}, {-1, 2}), Error);
+}
+
 }  // namespace
 }  // namespace voxir::eval

@@ -284,6 +284,27 @@ void truncate_file(const fs::path& p, std::size_t keep) {
   write_file_atomic(p, bytes, false);
 }
 
+// Sets the US element (group, element) of an explicit-VR little-endian file to `value` in place,
+// so a header can claim what the pixel data does not hold (writing 40000 x 40000 real pixels
+// would take gigabytes).
+void patch_us(const fs::path& p, std::uint16_t group, std::uint16_t element, std::uint16_t value) {
+  auto bytes = read_file(p);
+  const std::uint8_t tag[8] = {static_cast<std::uint8_t>(group & 0xff), static_cast<std::uint8_t>(group >> 8),
+                               static_cast<std::uint8_t>(element & 0xff), static_cast<std::uint8_t>(element >> 8),
+                               'U', 'S', 2, 0};
+  const auto it = std::search(bytes.begin(), bytes.end(), std::begin(tag), std::end(tag));
+  ASSERT_NE(it, bytes.end()) << p << " has no US element " << group << "," << element;
+  const auto at = static_cast<std::size_t>(it - bytes.begin()) + 8;
+  bytes[at] = static_cast<std::uint8_t>(value & 0xff);
+  bytes[at + 1] = static_cast<std::uint8_t>(value >> 8);
+  write_file_atomic(p, bytes, false);
+}
+
+// Every file of a series written by write_series, in `dir`.
+void patch_all(const fs::path& dir, std::uint16_t group, std::uint16_t element, std::uint16_t value) {
+  for (const auto& e : fs::directory_iterator(dir)) patch_us(e.path(), group, element, value);
+}
+
 TEST(Dicom, EachMustFailFolderGivesItsErrorKind) {
   const BadFolder cases[] = {
       {"empty folder", [](const fs::path&) {}, ErrorKind::kNotFound, "no DICOM files"},
@@ -399,6 +420,44 @@ TEST(Dicom, EachMustFailFolderGivesItsErrorKind) {
          truncate_file(d / "img017", 200);
        },
        ErrorKind::kInvalidInput, "img017"},
+      // Bounds checked before any pixel buffer is allocated (docs/limits.md).
+      {"absurd Rows (40000)",
+       [](const fs::path& d) {
+         write_series(d, series(3, 1));
+         patch_all(d, 0x0028, 0x0010, 40000);
+       },
+       ErrorKind::kInvalidInput, "40000 rows x 6 columns exceeds the limit"},
+      {"absurd Columns in one file (9000)",
+       [](const fs::path& d) {
+         write_series(d, series(3, 1));
+         patch_us(d / "img010", 0x0028, 0x0011, 9000);
+       },
+       ErrorKind::kInvalidInput, "exceeds the limit of 8192 per side"},
+      {"BitsAllocated 64",
+       [](const fs::path& d) {
+         write_series(d, series(3, 1));
+         patch_all(d, 0x0028, 0x0100, 64);
+       },
+       ErrorKind::kUnsupported, "BitsAllocated is 64"},
+      {"BitsAllocated 0",
+       [](const fs::path& d) {
+         write_series(d, series(3, 1));
+         patch_us(d / "img003", 0x0028, 0x0100, 0);
+       },
+       ErrorKind::kUnsupported, "BitsAllocated is 0"},
+      {"Rows x Columns x files over the voxel limit (40 slices of 8192 x 8192)",
+       [](const fs::path& d) {
+         write_series(d, series(40, 1));
+         patch_all(d, 0x0028, 0x0010, 8192);
+         patch_all(d, 0x0028, 0x0011, 8192);
+       },
+       ErrorKind::kUnsupported, "over the limit of 2147483648"},
+      {"file over the size limit (sparse, 1.1 GiB)",
+       [](const fs::path& d) {
+         write_series(d, series(3, 1));
+         fs::resize_file(d / "img010", (std::uintmax_t{11} << 30) / 10);  // no disk blocks used
+       },
+       ErrorKind::kUnsupported, "img010: 1181116006 bytes, larger than any CT slice"},
       {"corrupt header",
        [](const fs::path& d) {
          write_series(d, series(3, 1));

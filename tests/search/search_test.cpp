@@ -166,6 +166,9 @@ TEST(Search, VoteModesAndExclusionWithoutRerank) {
     params.exclude = {"v0007"};
     answer = search_vectors(*index, query, 5, params);
     for (const auto& r : answer.results) EXPECT_NE(r.volume, "v0007");
+    // Without itself, the best volume is another of its cluster (v0002, v0012, ...: v % 5 == 2).
+    ASSERT_FALSE(answer.results.empty());
+    EXPECT_EQ(std::stoi(answer.results[0].volume.substr(1)) % 5, 2) << answer.results[0].volume;
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <vector>
 
 namespace voxir::testing {
@@ -23,5 +24,9 @@ struct RawNifti {
 
 // Writes `raw` to `path` (.nii or .nii.gz); throws std::runtime_error on failure.
 void write_raw_nifti(const std::filesystem::path& path, const RawNifti& raw);
+
+// A one-member gzip stream of `data` (zlib, not the reader's libdeflate), for hand-made .nii.gz
+// files: bombs, truncated or lying headers. Throws std::runtime_error on failure.
+[[nodiscard]] std::vector<std::uint8_t> gzip_bytes(std::span<const std::uint8_t> data);
 
 }  // namespace voxir::testing

@@ -1,5 +1,6 @@
 // Random-but-clustered slice vectors, like real volumes: each volume is a smooth random walk
-// around one of a few cluster centres, L2-normalised. Deterministic for a seed.
+// around one of a few cluster centres (volume v around centre v % clusters), L2-normalised.
+// Deterministic for a seed.
 // With shared_trajectory, the volumes of one cluster follow one common walk (the "anatomy" along
 // the body axis) plus their own offset and per-slice jitter, so slice s of a volume has near
 // neighbours in the other volumes of its cluster, as a liver slice has in other patients.

@@ -1,0 +1,110 @@
+// Browser test of `voxir serve`'s web page: Debian's Chromium, headless, driven by playwright-core.
+// Builds a small phantom index, starts the server on a free loopback port, runs a region search
+// and a slice-range search from the page, checks the result list and that each result's viewer
+// shows a slice inside the matched range, saves screenshots, and stops the server with SIGTERM.
+// Usage: node browser_test.mjs <voxir binary> <web source dir> <work dir> <screenshot dir>
+// Exit 77 (skipped) when Chromium is not installed.
+import { spawn, spawnSync } from 'node:child_process'
+import { createRequire } from 'node:module'
+import fs from 'node:fs'
+import path from 'node:path'
+
+const [voxir, webDir, work, shots] = process.argv.slice(2)
+const chromiumPath = '/usr/bin/chromium'
+if (!fs.existsSync(chromiumPath)) {
+  console.log(`SKIPPED: ${chromiumPath} is not installed (scripts/setup installs it)`)
+  process.exit(77)
+}
+const { chromium } = createRequire(path.resolve(webDir, 'package.json'))('playwright-core')
+
+function check (ok, what) {
+  if (!ok) throw new Error(`check failed: ${what}`)
+  console.log(`ok: ${what}`)
+}
+
+function run (...args) {
+  const r = spawnSync(voxir, args, { encoding: 'utf8', env: { ...process.env, XDG_CACHE_HOME: path.join(work, 'cache') } })
+  if (r.status !== 0) throw new Error(`voxir ${args.join(' ')} exited ${r.status}: ${r.stderr}`)
+}
+
+fs.rmSync(work, { recursive: true, force: true })
+fs.mkdirSync(work, { recursive: true })
+fs.mkdirSync(shots, { recursive: true })
+run('synth', path.join(work, 'ds'), '--subjects', '4', '--seed', '3', '--spacing', '5', '--region', 'abdomen', '--quiet')
+run('index', 'build', path.join(work, 'index'), path.join(work, 'ds'))
+
+const server = spawn(voxir, ['serve', path.join(work, 'index'), '--port', '0', '--threads', '4'], { stdio: ['ignore', 'ignore', 'pipe'] })
+let serverLog = ''
+const url = await new Promise((resolve, reject) => {
+  const timer = setTimeout(() => reject(new Error(`server did not start: ${serverLog}`)), 30000)
+  server.stderr.on('data', (d) => {
+    serverLog += d
+    const m = serverLog.match(/on (http:\/\/127\.0\.0\.1:\d+\/)/)
+    if (m) { clearTimeout(timer); resolve(m[1]) }
+  })
+  server.on('exit', (code) => reject(new Error(`server exited ${code}: ${serverLog}`)))
+})
+
+const browser = await chromium.launch({
+  executablePath: chromiumPath,
+  args: ['--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--no-sandbox']
+})
+let failed = false
+const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
+try {
+  const errors = []
+  page.on('pageerror', (e) => errors.push(e.message))
+  await page.goto(url)
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 60000 })
+  const options = await page.locator('#volume-select option').count()
+  check(options === 4, `the volume list shows the 4 indexed volumes (${options})`)
+
+  // A region search with the labels of an indexed volume.
+  await page.selectOption('#volume-select', 's0002')
+  await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('s0002:'))
+  await page.fill('#region', 'liver')
+  await page.fill('#top', '3')
+  await page.click('#search')
+  await page.waitForSelector('body[data-searched="true"]', { timeout: 60000 })
+  const status = await page.textContent('#status')
+  check(/results for slices \d+–\d+ \(liver\)/.test(status), `the status reports the region search: "${status}"`)
+  const results = await page.$$eval('#results li', (lis) => lis.map((li) => ({
+    volume: li.dataset.volume, location: li.dataset.location, ready: li.dataset.ready, slice: li.querySelector('canvas').dataset.slice
+  })))
+  check(results.length >= 1 && results.length <= 3, `1 to 3 results listed (${results.length})`)
+  for (const r of results) {
+    const [a, b] = r.location.split(':').map(Number)
+    check(r.volume !== 's0002', `result ${r.volume} is not the query itself`)
+    check(r.ready === 'true', `result ${r.volume} has its viewer loaded`)
+    check(Number(r.slice) >= a && Number(r.slice) <= b, `result ${r.volume}'s viewer shows slice ${r.slice}, inside its match ${a}..${b}`)
+  }
+  await page.screenshot({ path: path.join(shots, 'region-search.png'), fullPage: true })
+
+  // A slice-range search, typed in.
+  await page.evaluate(() => { document.body.dataset.searched = '' })
+  await page.fill('#region', '')
+  await page.fill('#slice-first', '3')
+  await page.fill('#slice-last', '8')
+  await page.click('#search')
+  await page.waitForSelector('body[data-searched="true"]', { timeout: 60000 })
+  const status2 = await page.textContent('#status')
+  check(status2.includes('results for slices 3–8'), `the slice search used slices 3..8: "${status2}"`)
+  await page.screenshot({ path: path.join(shots, 'slice-search.png'), fullPage: true })
+  check(errors.length === 0, `no page errors (${errors.join('; ')})`)
+} catch (e) {
+  failed = true
+  console.error(e.message.split('\n')[0])
+  await page.screenshot({ path: path.join(shots, 'failure.png'), fullPage: true }).catch(() => {})
+} finally {
+  await browser.close()
+}
+
+// SIGTERM: requests finish, the server exits 0.
+const code = await new Promise((resolve) => {
+  server.removeAllListeners('exit')
+  server.on('exit', (c) => resolve(c))
+  server.kill('SIGTERM')
+})
+if (code !== 0) { failed = true; console.error(`server exited ${code} on SIGTERM: ${serverLog}`) } else console.log('ok: the server stops cleanly on SIGTERM')
+console.log(`screenshots in ${shots}`)
+process.exit(failed ? 1 : 0)

@@ -1,0 +1,235 @@
+// The web page of `voxir serve`: pick or upload a query, mark a slice range or a region, search,
+// and see each result in its own viewer at the matched slices. Everything goes through the REST
+// API (/api/v1, docs/server.md); the page decides nothing the API does not.
+import { Niivue, SLICE_TYPE, DRAG_MODE, SHOW_RENDER, MULTIPLANAR_TYPE } from '@niivue/niivue'
+
+const $ = (id) => document.getElementById(id)
+const state = { volume: null, file: null, viewers: [] }
+
+function headers () {
+  const token = $('token').value.trim()
+  return token ? { Authorization: `Bearer ${token}` } : {}
+}
+
+// fetch + JSON, throwing the API's {error: {kind, message}} as an Error.
+async function api (path, options = {}) {
+  const res = await fetch(path, { ...options, headers: { ...headers(), ...(options.headers || {}) } })
+  const body = await res.json().catch(() => ({}))
+  if (!res.ok) {
+    const e = body.error || { kind: `HTTP ${res.status}`, message: res.statusText }
+    throw new Error(`${e.kind}: ${e.message}`)
+  }
+  return body
+}
+
+function status (text, isError = false) {
+  $('status').textContent = text
+  $('status').classList.toggle('error', isError)
+}
+
+async function viewer (canvas) {
+  // Axial, coronal and sagittal side by side, no 3-D render: the canvas's box (a fixed-height
+  // .viewer) decides its size, NiiVue only fills it.
+  const nv = new Niivue({
+    backColor: [0, 0, 0, 1],
+    isColorbar: false,
+    multiplanarShowRender: SHOW_RENDER.NEVER,
+    multiplanarLayout: MULTIPLANAR_TYPE.ROW
+  })
+  await nv.attachToCanvas(canvas)
+  nv.setSliceType(SLICE_TYPE.MULTIPLANAR)
+  return nv
+}
+
+// Moves the crosshair to voxel slice z (canonical order: 0 is the most inferior) at the centre
+// of the slice, and records the slice shown on the canvas for tests and screen readers.
+function showSlice (nv, canvas, z) {
+  const dims = nv.volumes[0].dims // [3, nx, ny, nz, ...]
+  const vox = [Math.floor(dims[1] / 2), Math.floor(dims[2] / 2), z]
+  nv.scene.crosshairPos = nv.vox2frac(vox)
+  nv.drawScene()
+  canvas.dataset.slice = String(Math.round(nv.frac2vox(nv.scene.crosshairPos)[2]))
+}
+
+const query = { nv: null }
+
+async function loadQueryImage (source) {
+  if (!query.nv) {
+    query.nv = await viewer($('query-canvas'))
+    query.nv.opts.dragMode = DRAG_MODE.callbackOnly
+    // A drag on the coronal (or sagittal) view marks the slices between its ends.
+    query.nv.onDragRelease = (p) => {
+      if (p.axCorSag !== SLICE_TYPE.CORONAL && p.axCorSag !== SLICE_TYPE.SAGITTAL) return
+      const a = Math.round(p.voxStart[2])
+      const b = Math.round(p.voxEnd[2])
+      $('slice-first').value = Math.min(a, b)
+      $('slice-last').value = Math.max(a, b)
+      $('region').value = ''
+    }
+  }
+  while (query.nv.volumes.length) query.nv.removeVolume(query.nv.volumes[0])
+  if (source instanceof File) {
+    await query.nv.loadFromFile(source)
+  } else {
+    await query.nv.loadVolumes([{ url: source, name: 'query.nii.gz', headers: headers() }])
+  }
+}
+
+async function selectVolume (id) {
+  state.volume = id
+  state.file = null
+  $('upload').value = ''
+  status(`loading ${id}…`)
+  const v = await api(`/api/v1/volumes/${encodeURIComponent(id)}`)
+  const names = new Set()
+  for (const l of v.labels) {
+    names.add(l.class)
+    if (l.region) names.add(l.region)
+  }
+  $('region-list').replaceChildren(...[...names].sort().map((n) => new Option(n)))
+  await loadQueryImage(v.image)
+  status(`${id}: ${v.slices} slices${v.labels.length ? `, ${v.labels.length} labelled classes` : ''}`)
+}
+
+async function loadVolumeList () {
+  const select = $('volume-select')
+  let next = 0
+  while (next !== null) {
+    const page = await api(`/api/v1/volumes?offset=${next}&limit=500`)
+    for (const v of page.volumes) select.add(new Option(`${v.id} (${v.slices} slices)`, v.id))
+    next = page.next
+  }
+  select.onchange = () => selectVolume(select.value).catch((e) => status(e.message, true))
+  if (select.options.length) await selectVolume(select.value)
+}
+
+function searchParams () {
+  const p = { k: Number($('k').value), top: Number($('top').value) }
+  const region = $('region').value.trim()
+  const first = $('slice-first').value
+  const last = $('slice-last').value
+  if (region) p.region = region
+  else if (first !== '' && last !== '') p.slices = [Number(first), Number(last)]
+  return p
+}
+
+function alignmentPlot (result, answer) {
+  const ns = 'http://www.w3.org/2000/svg'
+  const svg = document.createElementNS(ns, 'svg')
+  svg.classList.add('alignment')
+  const q = answer.query.slices
+  const pts = result.alignment
+  const ys = pts.map((a) => a[1])
+  const y0 = Math.min(...ys)
+  const y1 = Math.max(...ys)
+  const W = 200
+  const H = 200
+  svg.setAttribute('viewBox', `-30 -10 ${W + 40} ${H + 40}`)
+  const sx = (x) => ((x - q[0]) / Math.max(1, q[1] - q[0])) * W
+  const sy = (y) => H - ((y - y0) / Math.max(1, y1 - y0)) * H
+  const axis = document.createElementNS(ns, 'path')
+  axis.setAttribute('d', `M0 0 V${H} H${W}`)
+  axis.setAttribute('stroke', '#777')
+  axis.setAttribute('fill', 'none')
+  svg.append(axis)
+  for (const [qs, vs] of pts) {
+    const c = document.createElementNS(ns, 'circle')
+    c.setAttribute('cx', sx(qs))
+    c.setAttribute('cy', sy(vs))
+    c.setAttribute('r', 2.5)
+    c.setAttribute('fill', '#7fd1ff')
+    svg.append(c)
+  }
+  const label = (text, x, y) => {
+    const t = document.createElementNS(ns, 'text')
+    t.textContent = text
+    t.setAttribute('x', x)
+    t.setAttribute('y', y)
+    t.setAttribute('fill', '#aaa')
+    t.setAttribute('font-size', '11')
+    svg.append(t)
+  }
+  label('query slice →', 60, H + 25)
+  label(`${y1}`, -28, 8)
+  label(`${y0}`, -28, H)
+  return svg
+}
+
+async function showResults (answer) {
+  for (const nv of state.viewers) nv.gl?.getExtension('WEBGL_lose_context')?.loseContext()
+  state.viewers = []
+  const list = $('results')
+  list.replaceChildren()
+  for (const [i, r] of answer.results.entries()) {
+    const li = document.createElement('li')
+    li.dataset.volume = r.volume
+    li.dataset.location = r.location.join(':')
+    const meta = document.createElement('div')
+    meta.className = 'meta'
+    meta.innerHTML = `<b>${i + 1}. </b>`
+    for (const text of [r.volume, `score ${r.score.toFixed(4)}`, `votes ${r.votes}`, `slices ${r.location[0]}–${r.location[1]}`]) {
+      const span = document.createElement('span')
+      span.textContent = text
+      meta.append(span)
+    }
+    const views = document.createElement('div')
+    views.className = 'views'
+    const box = document.createElement('div')
+    box.className = 'viewer'
+    const canvas = document.createElement('canvas')
+    box.append(canvas)
+    views.append(box, alignmentPlot(r, answer))
+    li.append(meta, views)
+    list.append(li)
+    const nv = await viewer(canvas)
+    state.viewers.push(nv)
+    await nv.loadVolumes([{ url: r.image, name: `${r.volume}.nii.gz`, headers: headers() }])
+    showSlice(nv, canvas, Math.round((r.location[0] + r.location[1]) / 2))
+    li.dataset.ready = 'true'
+  }
+}
+
+async function search () {
+  status('searching…')
+  $('results').replaceChildren()
+  const params = searchParams()
+  let answer
+  if (state.file) {
+    const form = new FormData()
+    form.append('file', state.file, state.file.name)
+    form.append('params', JSON.stringify(params))
+    answer = await api('/api/v1/search', { method: 'POST', body: form })
+  } else {
+    params.volume = state.volume
+    params.exclude_self = $('exclude-self').checked
+    answer = await api('/api/v1/search', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(params)
+    })
+  }
+  const q = answer.query
+  status(`${answer.results.length} results for slices ${q.slices[0]}–${q.slices[1]}` +
+    `${q.region ? ` (${q.region})` : ''} in ${answer.timings_ms.total.toFixed(0)} ms`)
+  await showResults(answer)
+  document.body.dataset.searched = 'true'
+}
+
+async function main () {
+  const info = await api('/api/v1/index')
+  $('index-summary').textContent = `${info.volumes} volumes, ${info.vectors} slices, ${info.index}, generation ${info.generation}`
+  $('search').onclick = () => search().catch((e) => status(e.message, true))
+  $('upload').onchange = async () => {
+    const file = $('upload').files[0]
+    if (!file) return
+    state.file = file
+    state.volume = null
+    $('region-list').replaceChildren()
+    await loadQueryImage(file)
+    status(`${file.name} (uploaded with the search; the region needs labels, so mark slices)`)
+  }
+  await loadVolumeList()
+  document.body.dataset.ready = 'true'
+}
+
+main().catch((e) => status(e.message, true))
