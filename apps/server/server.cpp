@@ -18,6 +18,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <charconv>
@@ -481,25 +482,42 @@ void Server::Impl::add_volumes(const httplib::Request& req, httplib::Response& r
   if (upload.file("labels") != nullptr && upload.files().size() != 2) {
     throw RequestError(400, "usage error", "a 'labels' part goes with exactly one 'file' part");
   }
-  const auto kept = make_private_folder(store, "upload");
-  std::vector<VolumeSource> sources;
-  for (const auto& f : upload.files()) {
-    if (f.field != "file") continue;
-    VolumeSource s;
-    s.path = kept / f.path.filename();
-    std::filesystem::rename(f.path, s.path);
-    s.id = upload.text("id").empty() ? volume_id_for_path(f.client_name.empty() ? "upload" : f.client_name)
-                                     : upload.text("id");
-    s.metadata_json = Json{{"uploaded_as", f.client_name}}.dump();
-    sources.push_back(std::move(s));
+  const std::size_t volumes = static_cast<std::size_t>(
+      std::count_if(upload.files().begin(), upload.files().end(), [](const auto& f) { return f.field == "file"; }));
+  if (!upload.text("id").empty() && volumes != 1) {
+    throw RequestError(400, "usage error", "an 'id' part goes with exactly one 'file' part");
   }
-  if (const Upload::File* labels = upload.file("labels")) {
-    sources.front().labels = kept / labels->path.filename();
-    std::filesystem::rename(labels->path, sources.front().labels);
-  }
-  const auto dir = live.dir();
   const auto embedder = live.get().embedder;
   if (!embedder) fail(ErrorKind::kUnsupported, "this index holds imported vectors; volumes cannot be embedded into it");
+  // Until the job owns them, the kept files go again if anything fails.
+  const auto kept = make_private_folder(store, "upload");
+  std::vector<VolumeSource> sources;
+  try {
+    for (std::size_t i = 0; i < upload.files().size(); ++i) {
+      const auto& f = upload.files()[i];
+      const auto to = kept / fmt::format("{}-{}", i, f.path.filename().string());
+      std::filesystem::rename(f.path, to);
+      if (f.field == "labels") continue;
+      VolumeSource v;
+      v.path = to;
+      v.id = upload.text("id").empty() ? volume_id_for_path(f.client_name.empty() ? "upload" : f.client_name)
+                                       : upload.text("id");
+      v.metadata_json = Json{{"uploaded_as", f.client_name}}.dump();
+      sources.push_back(std::move(v));
+    }
+    if (upload.file("labels") != nullptr) {
+      for (std::size_t i = 0; i < upload.files().size(); ++i) {
+        if (upload.files()[i].field == "labels") {
+          sources.front().labels = kept / fmt::format("{}-{}", i, upload.files()[i].path.filename().string());
+        }
+      }
+    }
+  } catch (...) {
+    std::error_code ec;
+    std::filesystem::remove_all(kept, ec);
+    throw;
+  }
+  const auto dir = live.dir();
   const std::string job = jobs.submit(
       "add",
       [dir, sources, embedder](const Jobs::Progress& progress) {

@@ -7,7 +7,9 @@
 #include "voxir/error.h"
 
 #include <gdcmDataSet.h>
+#include <gdcmDicts.h>
 #include <gdcmFile.h>
+#include <gdcmGlobal.h>
 #include <gdcmImage.h>
 #include <gdcmImageReader.h>
 #include <gdcmReader.h>
@@ -220,6 +222,34 @@ struct SliceHeader {
   double intercept = 0;
 };
 
+// GDCM reads the image and geometry elements (groups 0020 and 0028) through typed attributes
+// that assert, aborting the process, when an element's explicit VR is not compatible with the
+// dictionary's (e.g. HighBit stored as UL) or when a binary value is cut (SamplesPerPixel of 1
+// byte): such a file is refused before GDCM decodes it.
+void check_image_vrs(const gdcm::DataSet& ds, const fs::path& path) {
+  const gdcm::Dicts& dicts = gdcm::Global::GetInstance().GetDicts();
+  for (const gdcm::DataElement& de : ds.GetDES()) {
+    const gdcm::Tag& tag = de.GetTag();
+    if (tag.GetGroup() != 0x0020 && tag.GetGroup() != 0x0028) continue;
+    const gdcm::VR expected = dicts.GetDictEntry(tag).GetVR();
+    if (expected == gdcm::VR::INVALID) continue;
+    if (!expected.Compatible(de.GetVR())) {
+      fail(ErrorKind::kInvalidInput, "{}: element ({:04x},{:04x}) has VR {}, expected {}",
+           path.string(), tag.GetGroup(), tag.GetElement(), gdcm::VR::GetVRString(de.GetVR()),
+           gdcm::VR::GetVRString(expected));
+    }
+    const gdcm::VR vr = de.GetVR() == gdcm::VR::INVALID ? expected : de.GetVR();
+    const unsigned size = vr & (gdcm::VR::US | gdcm::VR::SS)                   ? 2
+                          : vr & (gdcm::VR::UL | gdcm::VR::SL | gdcm::VR::FL) ? 4
+                          : vr & gdcm::VR::FD                                 ? 8
+                                                                              : 1;
+    if (!de.IsUndefinedLength() && de.GetVL() % size != 0) {
+      fail(ErrorKind::kInvalidInput, "{}: element ({:04x},{:04x}) holds {} bytes, not whole {}-byte values",
+           path.string(), tag.GetGroup(), tag.GetElement(), static_cast<std::uint32_t>(de.GetVL()), size);
+    }
+  }
+}
+
 // Reads the header of `path`; nullopt for a DICOMDIR.
 std::optional<SliceHeader> read_header(const fs::path& path) {
   const LoadedFile loaded = load(path);
@@ -240,6 +270,7 @@ std::optional<SliceHeader> read_header(const fs::path& path) {
   const gdcm::File& file = reader.GetFile();
   if (trim(file.GetHeader().GetMediaStorageAsString()) == kDicomdirSopClass) return std::nullopt;
   const gdcm::DataSet& ds = file.GetDataSet();
+  check_image_vrs(ds, path);
   const bool big_endian =
       file.GetHeader().GetDataSetTransferSyntax() == gdcm::TransferSyntax::ExplicitVRBigEndian;
   return with_context(path.string(), [&] {
@@ -594,6 +625,11 @@ void decode_slice(const SliceHeader& h, const SeriesGeometry& g, float* out) {
   if (pf.GetSamplesPerPixel() != 1) {
     fail(ErrorKind::kUnsupported, "{}: {} samples per pixel; expected greyscale", name,
          pf.GetSamplesPerPixel());
+  }
+  if (pf.GetBitsAllocated() == 0 || pf.GetBitsAllocated() % 8 != 0) {
+    // GDCM's GetPixelSize asserts, aborting the process, on bits that are not whole bytes.
+    fail(ErrorKind::kUnsupported, "{}: BitsAllocated {} is not supported (expected 8, 16, 32 or 64)",
+         name, pf.GetBitsAllocated());
   }
   const std::size_t n = std::size_t{g.rows} * g.columns;
   const std::size_t bytes = n * pf.GetPixelSize();

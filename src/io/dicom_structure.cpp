@@ -253,6 +253,11 @@ DicomStructure check_dicom_structure(std::span<const std::uint8_t> bytes,
          bytes.size());
   }
   const std::size_t start = walker.meta(&out.transfer_syntax);
+  if (start >= bytes.size()) {
+    // GDCM reads a tag after the File Meta Information and asserts (aborts) when there is none.
+    fail(ErrorKind::kInvalidInput, "{}: corrupt DICOM file at byte {}: no data set after the File "
+         "Meta Information (truncated file?)", path.string(), start);
+  }
   const std::string& ts = out.transfer_syntax;
   if (ts ==
       "1.2.840.10008.1.2.1.99") {  // deflated: the data set is a zlib stream; GDCM inflates it

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -438,6 +439,12 @@ LoadedNifti load_nifti(const std::filesystem::path& path, std::vector<NiftiExten
     nifti_swap_Nbytes(frame_voxels, swapsize, n.raw.data() + n.frame_offset);
   }
 
+  if (n.frame_offset % alignof(std::max_align_t) != 0) {
+    // vox_offset need not be a multiple of the voxel size, and loading a misaligned voxel is
+    // undefined: such a file's voxels are moved to the (aligned) start of the buffer first.
+    n.raw.erase(n.raw.begin(), n.raw.begin() + static_cast<std::ptrdiff_t>(n.frame_offset));
+    n.frame_offset = 0;
+  }
   n.source_affine = best_affine(nim);
   n.source_dims = {nim.nx, nim.ny, nim.nz};
   n.map = with_context(path.string(), [&] { return closest_canonical(n.source_affine); });

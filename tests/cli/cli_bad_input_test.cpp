@@ -1,6 +1,7 @@
 // Must-fail inputs at the CLI: `voxir info` on hostile files exits with the code of the error kind
 // (invalid input 3, not found 4, unsupported 5) and says on stderr which file is wrong. The
 // reader-level table with every bound is tests/io/bad_input_test.cpp.
+#include "testutil/cli_run.h"
 #include "testutil/dicom_files.h"
 #include "testutil/nifti_files.h"
 #include "testutil/temp_dir.h"
@@ -17,7 +18,6 @@
 #include <iterator>
 #include <stdexcept>
 #include <string>
-#include <sys/wait.h>
 
 namespace voxir {
 namespace {
@@ -25,22 +25,9 @@ namespace {
 namespace fs = std::filesystem;
 using testing::TempDir;
 
-struct InfoRun {
-  int code = -1;
-  std::string err;  // stderr only: the error must be reported there, not on stdout
-};
-
-InfoRun voxir_info(const fs::path& input) {
-  const std::string cmd = std::string(VOXIR_CLI) + " info '" + input.string() + "' 2>&1 >/dev/null";
-  InfoRun r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.err.append(buf.data(), n);
-  const int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+// Exit code and stderr only: the error must be reported there, not on stdout.
+testing::CliRun voxir_info(const fs::path& input) {
+  return testing::run_shell(std::string(VOXIR_CLI) + " info '" + input.string() + "' 2>&1 >/dev/null");
 }
 
 void write_bytes(const fs::path& p, const std::vector<std::uint8_t>& bytes) {
@@ -135,11 +122,11 @@ TEST(CliBadInput, InfoOnHostileInputExitsWithTheKindsCodeAndNamesTheFile) {
   for (const auto& c : cases) {
     TempDir dir;
     const fs::path input = c.make(dir);
-    const InfoRun r = voxir_info(input);
-    EXPECT_EQ(r.code, c.exit_code) << c.name << ": " << r.err;
-    EXPECT_NE(r.err.find(c.phrase), std::string::npos) << c.name << ": " << r.err;
-    EXPECT_NE(r.err.find(input.filename().string()), std::string::npos)
-        << c.name << ": stderr does not name " << input.filename() << ": " << r.err;
+    const testing::CliRun r = voxir_info(input);
+    EXPECT_EQ(r.code, c.exit_code) << c.name << ": " << r.out;
+    EXPECT_NE(r.out.find(c.phrase), std::string::npos) << c.name << ": " << r.out;
+    EXPECT_NE(r.out.find(input.filename().string()), std::string::npos)
+        << c.name << ": stderr does not name " << input.filename() << ": " << r.out;
   }
 }
 

@@ -1,4 +1,5 @@
 // Golden tests of the voxir binary: exit codes, JSON shape and facts on the real samples.
+#include "testutil/cli_run.h"
 #include "testutil/dicom_files.h"
 #include "testutil/nifti_files.h"
 #include "testutil/shared_data.h"
@@ -17,26 +18,13 @@
 #include <cstdio>
 #include <limits>
 #include <string>
-#include <sys/wait.h>
 
 namespace {
 
-struct CliRun {
-  int code = -1;
-  std::string out;
-};
+using voxir::testing::CliRun;
 
 CliRun run_voxir(const std::string& args) {
-  const std::string cmd = std::string(VOXIR_CLI) + " " + args + " 2>&1";
-  CliRun r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf{};
-  size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return voxir::testing::run_shell(std::string(VOXIR_CLI) + " " + args + " 2>&1");
 }
 
 TEST(Cli, HelpAndUsageErrors) {

@@ -1,4 +1,5 @@
 // voxir index import and search --query-vectors through the binary: exit codes and messages.
+#include "testutil/cli_run.h"
 #include "testutil/npy_files.h"
 #include "testutil/temp_dir.h"
 #include "testutil/vectors.h"
@@ -7,7 +8,6 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <sys/wait.h>
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -17,23 +17,11 @@
 namespace voxir {
 namespace {
 
-struct CliRun {
-  int code = -1;
-  std::string out;  // stdout and stderr
-};
+using testing::CliRun;
 
+// Exit code and stdout, with stderr too unless `with_stderr` is false.
 CliRun run_voxir(const std::string& args, bool with_stderr = true) {
-  const std::string cmd =
-      std::string(VOXIR_CLI) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  CliRun r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return testing::run_shell(std::string(VOXIR_CLI) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null"));
 }
 
 constexpr int kDim = 16;

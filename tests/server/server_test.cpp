@@ -387,11 +387,27 @@ TEST_F(ServerTest, AddAndRemoveRunAsJobsWhileSearchesGoOn) {
   EXPECT_EQ(error_kind(client_->Delete("/api/v1/volumes/extra-1"), 404), "not found");
   EXPECT_EQ(error_kind(client_->Get("/api/v1/jobs/job-999"), 404), "not found");
 
+  // Several volumes in one request, each kept in its own file.
+  httplib::MultipartFormDataItems two = {{"file", file_bytes(ct(2)), "two-a.nii.gz", ""},
+                                         {"file", file_bytes(ct(4)), "two-b.nii.gz", ""}};
+  const Json both = wait_job(body(client_->Post("/api/v1/volumes", two))["job"]);
+  EXPECT_EQ(both["state"], "done") << both.dump();
+  EXPECT_EQ(both["result"]["added"], 2);
+  const Json a = body(client_->Get("/api/v1/volumes/two-a"));
+  const Json b = body(client_->Get("/api/v1/volumes/two-b"));
+  EXPECT_NE(a["path"], b["path"]);
+  EXPECT_EQ(a["slices"], Index::open(index_dir())->find("s0002")->num_slices);
+  EXPECT_EQ(b["slices"], Index::open(index_dir())->find("s0004")->num_slices);
+  httplib::MultipartFormDataItems two_ids = {{"file", "x", "c.nii.gz", ""}, {"file", "y", "d.nii.gz", ""},
+                                             {"id", "same", "", ""}};
+  EXPECT_EQ(error_kind(client_->Post("/api/v1/volumes", two_ids), 400), "usage error");
+
   // A failing add reports why and keeps nothing of the upload.
   httplib::MultipartFormDataItems junk = {{"file", std::string(1000, 'x'), "junk.nii.gz", ""}};
   const Json failed = wait_job(body(client_->Post("/api/v1/volumes", junk))["job"]);
   EXPECT_EQ(failed["state"], "failed") << failed.dump();
-  EXPECT_TRUE(std::filesystem::is_empty(copy / "index" / "uploads"));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(copy / "index" / "uploads"), {}), 1)
+      << "only the kept upload of two-a and two-b";
   EXPECT_TRUE(uploads_empty());
 }
 
