@@ -8,6 +8,7 @@
 #include "testutil/temp_dir.h"
 #include "util/csv.h"
 #include "voxir/dataset.h"
+#include "voxir/npy.h"
 #include "voxir/error.h"
 #include "voxir/labels.h"
 
@@ -162,11 +163,15 @@ bool read_meta_csv_input(Input input) {
   return refuses([&] { (void)Dataset::open(root); }) && refused;
 }
 
+bool read_npy_input(Input input) {
+  return refuses([&] { (void)parse_npy(input, "vectors.npy"); });
+}
+
 constexpr std::array kTargets{
     Target{"nifti", read_nifti_input},       Target{"dicom", read_dicom_input},
     Target{"labels", read_labels_input},     Target{"sidecar", read_sidecar_input},
     Target{"manifest", read_manifest_input}, Target{"catalog", read_catalog_input},
-    Target{"meta_csv", read_meta_csv_input},
+    Target{"meta_csv", read_meta_csv_input}, Target{"npy", read_npy_input},
 };
 
 }  // namespace

@@ -21,7 +21,7 @@ struct Target {
   Reader read;
 };
 
-// Every target, by name: nifti, dicom, labels, sidecar, manifest, catalog, meta_csv.
+// Every target, by name: nifti, dicom, labels, sidecar, manifest, catalog, meta_csv, npy.
 [[nodiscard]] std::span<const Target> targets();
 [[nodiscard]] Reader reader(std::string_view name);
 

@@ -5,6 +5,7 @@
 #include "inputs.h"
 #include "testutil/dicom_files.h"
 #include "testutil/nifti_files.h"
+#include "testutil/npy_files.h"
 #include "testutil/temp_dir.h"
 #include "testutil/vectors.h"
 #include "voxir/error.h"
@@ -177,6 +178,22 @@ void meta_csv_seeds(const fs::path& out) {
              "image_id,split,study\n\"s3\",val,\"a,b \"\"q\"\"\"\n\ns1,train,x\n");
 }
 
+void npy_seeds(const fs::path& out) {
+  const auto text = [](const std::vector<std::uint8_t>& b) { return std::string(b.begin(), b.end()); };
+  const std::vector<float> rows = {0.5F, -1, 2, 0, 0.25F, 8};
+  write_seed(out, "npy", "f32_2x3.npy", text(testing::npy_bytes(testing::npy_f32(rows, {2, 3}))));
+  const std::vector<std::int32_t> ids = {0, 0, 1};
+  write_seed(out, "npy", "i32.npy", text(testing::npy_bytes(testing::npy_i32(ids))));
+  const std::vector<std::int64_t> ids64 = {7, 7, 9, 9};
+  write_seed(out, "npy", "i64.npy", text(testing::npy_bytes(testing::npy_i64(ids64))));
+  testing::RawNpy f16;
+  f16.descr = "<f2";
+  f16.shape = {2, 2};
+  f16.data = {0x00, 0x3c, 0x00, 0xc0, 0x00, 0x00, 0x00, 0x38};  // 1, -2, 0, 0.5
+  f16.version = 2;
+  write_seed(out, "npy", "f16_v2.npy", text(testing::npy_bytes(f16)));
+}
+
 }  // namespace
 }  // namespace voxir::fuzz
 
@@ -194,6 +211,7 @@ int main(int argc, char** argv) {
     sidecar_seeds(out);
     index_seeds(out);
     meta_csv_seeds(out);
+    npy_seeds(out);
   } catch (const std::exception& e) {
     std::cerr << "fuzz_seeds: " << e.what() << "\n";
     return 1;

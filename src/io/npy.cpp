@@ -295,6 +295,7 @@ NpyArray parse_npy(std::span<const std::uint8_t> bytes, std::string_view name) {
   out.dtype = header.dtype;
   const std::uint8_t* data = bytes.data() + prefix + header_length;
   const auto n = static_cast<std::size_t>(count);
+  if (n == 0) return out;  // a shape with a zero: no data (and no buffer to copy into)
   switch (out.dtype) {
     case NpyType::kFloat32:
       out.floats.resize(n);
