@@ -25,14 +25,19 @@ double recall(const nlohmann::json& e, const char* gran, const char* mode, const
   return e["granularities"][gran]["modes"][mode][variant]["mean"].get<double>();
 }
 
-TEST(Benchmark, PhantomDatasetEndToEnd) {
-  testing::TempDir tmp;
+// 10 phantoms at 5 mm, 3 of them test queries: small enough for a test, varied enough to rank.
+void write_phantoms(const std::filesystem::path& dir) {
   synth::SynthOptions synth;
   synth.subjects = 10;
   synth.seed = 11;
   synth.test_fraction = 0.3;
   synth.subject.slice_spacing_mm = 5;
-  (void)synth::write_dataset(tmp / "ds", synth);
+  (void)synth::write_dataset(dir, synth);
+}
+
+TEST(Benchmark, PhantomDatasetEndToEnd) {
+  testing::TempDir tmp;
+  write_phantoms(tmp / "ds");
 
   BenchmarkOptions options;
   options.out = tmp / "report";
@@ -173,17 +178,10 @@ TEST(Benchmark, PhantomDatasetEndToEnd) {
   EXPECT_EQ(report4["config"]["min_voxels"], 400);
 }
 
-// TotalSegmentator v2 has one `heart` mask where v1 has five heart parts: the run must say so
-// instead of silently dropping the heart region, and a class map can score v2's heart.
 // Predicted regions: extent IoU and recall with predicted slices beside true ones.
 TEST(Benchmark, PredictedRegionsBesideTrueOnes) {
   testing::TempDir tmp;
-  synth::SynthOptions synth;
-  synth.subjects = 10;
-  synth.seed = 11;
-  synth.test_fraction = 0.3;
-  synth.subject.slice_spacing_mm = 5;
-  (void)synth::write_dataset(tmp / "ds", synth);
+  write_phantoms(tmp / "ds");
   BenchmarkOptions options;
   options.out = tmp / "report";
   options.fine = false;
@@ -212,6 +210,8 @@ TEST(Benchmark, PredictedRegionsBesideTrueOnes) {
   EXPECT_TRUE(std::filesystem::exists(options.out / "plots/predicted_coarse_0.svg"));
 }
 
+// TotalSegmentator v2 has one `heart` mask where v1 has five heart parts: the run must say so
+// instead of silently dropping the heart region, and a class map can score v2's heart.
 TEST(Benchmark, V2LabelSetIsNamedAndCanBeMapped) {
   testing::TempDir tmp;
   synth::SynthOptions synth;
