@@ -123,7 +123,13 @@ class Walker {
           implicit_inside = true;
         }
       } else {
-        // Implicit VR (or an explicit file with an implicit private element, which GDCM accepts).
+        // Implicit VR, or an explicit file with an implicit private element, which GDCM accepts.
+        // A standard element without a valid VR in an explicit file sends GDCM to its parser for
+        // 16-bit-length files, which asserts (aborts) on such input (fuzz finding, docs/fuzzing.md).
+        if (explicit_ && tag.group % 2 == 0) {
+          bad(pos, "element ({:04x},{:04x}) has no valid VR in an explicit-VR data set", tag.group,
+              tag.element);
+        }
         len = u32(pos + 4);
         value = pos + 8;
         sequence = len == kUndefinedLength;
