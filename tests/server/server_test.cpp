@@ -50,7 +50,8 @@ class ServerTest : public ::testing::Test {
   void SetUp() override { start({}); }
   void TearDown() override { stop(); }
 
-  void start(ServerOptions options) {
+  // A server over `index` (default: the suite's) on a free loopback port, and a client for it.
+  void start(ServerOptions options, const std::filesystem::path& index = index_dir()) {
     stop();
     options.host = "127.0.0.1";
     options.port = 0;
@@ -60,7 +61,7 @@ class ServerTest : public ::testing::Test {
       std::lock_guard guard(log_lock_);
       log_.emplace_back(line);
     };
-    server_ = std::make_unique<Server>(index_dir(), options);
+    server_ = std::make_unique<Server>(index, options);
     port_ = server_->bind();
     thread_ = std::thread([this] { server_->run(); });
     client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
@@ -336,16 +337,7 @@ TEST_F(ServerTest, AddAndRemoveRunAsJobsWhileSearchesGoOn) {
   // A copy of the index: this test changes it.
   TempDir copy;
   std::filesystem::copy(index_dir(), copy / "index", std::filesystem::copy_options::recursive);
-  stop();
-  ServerOptions options;
-  options.host = "127.0.0.1";
-  options.port = 0;
-  options.upload_dir = uploads_.path();
-  server_ = std::make_unique<Server>(copy / "index", options);
-  port_ = server_->bind();
-  thread_ = std::thread([this] { server_->run(); });
-  client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
-  client_->set_read_timeout(120);
+  start({}, copy / "index");
   const int generation = body(client_->Get("/api/v1/health"))["generation"];
 
   // Searches run on other threads for the whole add.
@@ -409,6 +401,7 @@ TEST_F(ServerTest, AddAndRemoveRunAsJobsWhileSearchesGoOn) {
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(copy / "index" / "uploads"), {}), 1)
       << "only the kept upload of two-a and two-b";
   EXPECT_TRUE(uploads_empty());
+  stop();  // before the copy it serves goes
 }
 
 }  // namespace
