@@ -11,7 +11,7 @@
 #include <gdcmFile.h>
 #include <gdcmGlobal.h>
 #include <gdcmImage.h>
-#include <gdcmImageReader.h>
+#include <gdcmPixmapReader.h>
 #include <gdcmReader.h>
 #include <gdcmTag.h>
 #include <gdcmTrace.h>
@@ -600,7 +600,11 @@ void decode_slice(const SliceHeader& h, const SeriesGeometry& g, float* out) {
   const LoadedFile loaded = load(h.path);
   MemoryBuffer memory(loaded.bytes);
   std::istream stream(&memory);
-  gdcm::ImageReader reader;
+  // PixmapReader, not ImageReader: voxir takes geometry and rescale from the header it has already
+  // checked (read_header), while ImageReader also derives them through gdcm::ImageHelper, whose
+  // asserts abort the process on damaged rescale or spacing elements (fuzz finding 9,
+  // docs/fuzzing.md).
+  gdcm::PixmapReader reader;
   reader.SetStream(stream);
   bool ok = false;
   try {
@@ -614,7 +618,7 @@ void decode_slice(const SliceHeader& h, const SeriesGeometry& g, float* out) {
          "encoding)",
          name);
   }
-  const gdcm::Image& image = reader.GetImage();
+  const gdcm::Pixmap& image = reader.GetPixmap();
   const gdcm::PixelFormat& pf = image.GetPixelFormat();
   if (image.GetColumns() != g.columns || image.GetRows() != g.rows ||
       (image.GetNumberOfDimensions() > 2 && image.GetDimension(2) > 1)) {
