@@ -121,7 +121,8 @@ int run_info(const InfoArgs& args) {
                           {"labels", to_json(predicted->extents(false))},
                           {"coarse", to_json(predicted->extents(true))}};
     }
-    fmt::print("{}\n", out.dump(2));
+    // The input path may not be UTF-8: replaced, where dump() would throw.
+    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
     return 0;
   }
   fmt::print("{}\n", args.input);

@@ -71,7 +71,8 @@ void print_json(const SearchArgs& args, const SearchParams& params, const Search
     }
     out["explain"] = files;
   }
-  fmt::print("{}\n", out.dump(2));
+  // The query path, from the command line, may not be UTF-8: replaced, where dump() would throw.
+  fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
 }
 
 void print_text(const SearchArgs& args, const SearchParams& params, const SearchAnswer& answer,

@@ -192,7 +192,8 @@ std::vector<VolumeSource> database_sources(const std::vector<const Subject*>& su
     src.split = s->split;
     Json meta = Json::object();
     for (const auto& [k, v] : s->meta) meta[k] = v;
-    src.metadata_json = meta.dump();
+    // meta.csv may be in Latin-1: invalid UTF-8 is replaced, where dump() would throw.
+    src.metadata_json = meta.dump(-1, ' ', false, Json::error_handler_t::replace);
     out.push_back(std::move(src));
   }
   return out;

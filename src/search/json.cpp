@@ -11,6 +11,12 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
+// Paths and ids may hold bytes that are not UTF-8 (a Latin-1 file name): they are replaced by
+// U+FFFD, where dump() would throw.
+std::string text(const Json& j, int indent) {
+  return j.dump(indent, ' ', false, Json::error_handler_t::replace);
+}
+
 Json volume_entry(const Index& index, std::size_t i) {
   const auto& v = index.volumes()[i];
   return {{"id", v.id},
@@ -69,7 +75,7 @@ std::string search_answer_json(const SearchAnswer& answer, const SearchParams& p
                        {"candidates", t.candidates_ms}, {"aggregate", t.aggregate_ms},
                        {"rerank", t.rerank_ms},       {"localize", t.localize_ms},
                        {"total", t.total_ms}};
-  return out.dump(indent);
+  return text(out, indent);
 }
 
 std::string index_info_json(const Index& index, std::string_view index_name,
@@ -100,7 +106,7 @@ std::string index_info_json(const Index& index, std::string_view index_name,
     for (std::size_t i = 0; i < index.volumes().size(); ++i) list.push_back(volume_entry(index, i));
     out["volume_list"] = list;
   }
-  return out.dump(indent);
+  return text(out, indent);
 }
 
 std::string volume_json(const Index& index, std::string_view id, int indent) {
@@ -121,7 +127,7 @@ std::string volume_json(const Index& index, std::string_view id, int indent) {
     }
   }
   out["labels"] = labels;
-  return out.dump(indent);
+  return text(out, indent);
 }
 
 }  // namespace voxir

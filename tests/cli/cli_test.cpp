@@ -170,6 +170,36 @@ TEST(Cli, InfoOnDicomSeriesWithItsV2Labels) {
 
 // Index and search through the binary, on synthetic phantoms (voxir synth), with the default
 // (built-in) embedder.
+// File names are bytes: one that is not UTF-8 (Latin-1 "café") is still named in every JSON
+// output, with the bad byte replaced by U+FFFD, instead of an internal error (exit 70).
+TEST(Cli, JsonOutputsNameFilesWhoseNamesAreNotUtf8) {
+  voxir::testing::TempDir tmp;
+  const auto ds = tmp / "ds";
+  CliRun r = run_voxir("synth " + ds.string() + " --subjects 2 --seed 3 --spacing 6 --region abdomen --quiet");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto latin1 = tmp / "caf\xe9.nii.gz";
+  std::filesystem::copy_file(ds / "s0001" / "ct.nii.gz", latin1);
+  const std::string quoted = "'" + latin1.string() + "'";
+  const std::string replaced = "caf\xef\xbf\xbd.nii.gz";  // U+FFFD in UTF-8
+
+  r = run_voxir("info --json " + quoted);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(nlohmann::json::parse(r.out)["path"].get<std::string>().find(replaced), std::string::npos);
+
+  const std::string index = (tmp / "index").string();
+  r = run_voxir(fmt::format("index build {} {} {}", index, quoted, (ds / "s0002" / "ct.nii.gz").string()));
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run_voxir("index info --json --volumes " + index);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find(replaced), std::string::npos) << r.out;
+
+  r = run_voxir(fmt::format("search --json {} {} --slices 2:4", index, quoted));
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_NE(j["query"]["path"].get<std::string>().find(replaced), std::string::npos);
+  EXPECT_FALSE(j["results"].empty());
+}
+
 TEST(Cli, IndexBuildInfoSearchAddRemove) {
   voxir::testing::TempDir tmp;
   const auto ds = tmp / "ds";
