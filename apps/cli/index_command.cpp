@@ -1,4 +1,4 @@
-// voxir index build|add|remove|info|import: make and maintain an index folder (docs/index-format.md).
+// voxir index build|add|remove|predict|info|import: make and maintain an index folder (docs/index-format.md).
 #include "command.h"
 #include "progress_bar.h"
 #include "voxir/embed.h"
@@ -26,6 +26,7 @@ struct IndexArgs {
   std::string cache;
   bool no_cache = false;
   bool strict = false;
+  bool no_predict = false;
   bool json = false;
   bool verify = false;
   bool list_volumes = false;
@@ -53,6 +54,7 @@ BuildOptions build_options(const IndexArgs& args, ProgressBar& bar) {
   options.threads = args.threads;
   options.id_prefix = args.id_prefix;
   options.strict = args.strict;
+  options.predict = !args.no_predict;
   if (args.frame >= 0) options.read.frame = args.frame;
   if (args.no_cache) {
     options.embedding_cache.clear();
@@ -90,6 +92,15 @@ int run_remove(const IndexArgs& args) {
   return 0;
 }
 
+int run_predict(const IndexArgs& args) {
+  const auto report = predict_index(args.dir);
+  const auto index = Index::open(args.dir);
+  fmt::print("predicted the anatomy of {} volumes without labels in {:.1f} s; {} is now generation "
+             "{}\n",
+             index->num_predicted(), report.seconds, args.dir, report.generation);
+  return 0;
+}
+
 int run_info(const IndexArgs& args) {
   const auto index = Index::open(args.dir, {.verify_checksums = args.verify});
   std::uint64_t bytes = 0;
@@ -108,6 +119,8 @@ int run_info(const IndexArgs& args) {
   fmt::print("  volumes      {}\n", index->volumes().size());
   fmt::print("  vectors      {} (float32); {} slices without a body, left out of searches\n",
              index->num_vectors(), index->num_empty_rows());
+  fmt::print("  predicted    {} volumes without labels have their anatomy stored\n",
+             index->num_predicted());
   fmt::print("  size         {:.1f} MiB, {:.0f} bytes per vector{}\n", double(bytes) / (1 << 20),
              per_vector, args.verify ? ", checksums verified" : "");
   if (args.list_volumes) {
@@ -180,6 +193,9 @@ void add_ingest_options(CLI::App* cmd, IndexArgs& args) {
   cmd->add_option("--id-prefix", args.id_prefix,
                   "Put this in front of every new volume id (e.g. tsv2:); a dataset whose ids "
                   "are taken gets \"<folder>:\" by default");
+  cmd->add_flag("--no-predict", args.no_predict,
+                "Do not predict and store the anatomy of volumes without labels (then search "
+                "predicts it when a query needs it; docs/predicted-anatomy.md)");
 }
 
 }  // namespace
@@ -219,6 +235,13 @@ void add_index_command(CLI::App& app, CommandRun& run) {
   remove->add_option("volume-id", args->volume_id, "Id of the volume (see index info --volumes)")
       ->required();
   remove->callback([args, &run] { run = [args] { return run_remove(*args); }; });
+
+  CLI::App* predict = cmd->add_subcommand(
+      "predict",
+      "Re-predict the anatomy of every volume without labels from the labelled volumes indexed "
+      "now, as a new generation (after adding labelled volumes; docs/predicted-anatomy.md)");
+  predict->add_option("index-dir", args->dir, "Index folder")->required();
+  predict->callback([args, &run] { run = [args] { return run_predict(*args); }; });
 
   CLI::App* info = cmd->add_subcommand("info", "Describe an index");
   info->add_option("index-dir", args->dir, "Index folder")->required();

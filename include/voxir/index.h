@@ -14,6 +14,7 @@
 
 #include "voxir/volume.h"
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -89,6 +90,32 @@ struct VolumeVectors {
 // (write_generation, hence build, add and any import) runs it on each volume it adds.
 void check_volume_vectors(const VolumeVectors& vectors, int dim);
 
+// Anatomy predicted for a volume indexed without labels (voxir/predict.h), stored with it in the
+// catalog since format version 3. Storage only: the index neither makes nor interprets it (ingest
+// predicts, search reads). A prediction is never a label: labelled volumes keep their presence
+// bitsets, and predictions never teach other predictions.
+struct PredictedAnatomy {
+  std::int64_t generation = 0;        // the generation in which it was predicted
+  std::int64_t labelled_volumes = 0;  // how many labelled volumes it was predicted from
+  std::string options;                // the prediction's knobs (PredictOptions::str())
+  // Per slice, the classes and the coarse regions predicted present (probability >= threshold),
+  // as bitsets laid out like VolumeVectors::presence: class_bytes (region_bytes) bytes per slice,
+  // bit i = ClassCatalog class (coarse region) i.
+  int class_bytes = 0;
+  std::vector<std::uint8_t> classes;
+  int region_bytes = 0;
+  std::vector<std::uint8_t> regions;
+  struct Extent {
+    std::string name;                    // class or coarse region name (voxir/labels.h)
+    bool coarse = false;                 // a coarse region
+    std::array<std::int64_t, 2> slices;  // first and last slice, inclusive
+    double confidence = 0;               // mean probability over those slices
+    bool operator==(const Extent&) const = default;
+  };
+  std::vector<Extent> extents;  // every class and region predicted present
+  bool operator==(const PredictedAnatomy&) const = default;
+};
+
 // Identity of the vectors in an index; opening or adding with a different one fails.
 struct EmbedderIdentity {
   std::string spec;
@@ -152,6 +179,13 @@ class Index {
   // Class-presence bitsets and content of one volume's slices (see VolumeVectors); presence is
   // empty without labels, content empty when unknown (indexes written by format version 1).
   [[nodiscard]] VolumeVectors labels(std::size_t volume) const;
+  // The anatomy predicted at ingest for volume `volume`; nullopt when none is stored (a labelled
+  // volume, an index without labelled volumes, or one written before format version 3). Reads
+  // the catalog (one row and the volume's extents). Throws Error(kInvalidInput) for a malformed
+  // row.
+  [[nodiscard]] std::optional<PredictedAnatomy> predicted(std::size_t volume) const;
+  // Volumes that have a stored prediction (held in memory).
+  [[nodiscard]] std::size_t num_predicted() const;
   // Whether row `row` shows a body: content >= kMinContentMm2, or content unknown. Rows without
   // content neither receive votes nor take part in MaxSim re-ranking (voxir/search.h).
   [[nodiscard]] bool row_has_content(std::int64_t row) const;
@@ -177,9 +211,13 @@ class Index {
   struct Impl;
   explicit Index(std::unique_ptr<Impl> impl);
   // open() without the translation of other libraries' exceptions into Error.
+  // `staged`: a generation folder to open instead of CURRENT's, unregistered (IndexStaging).
   static std::unique_ptr<Index> open_checked(const std::filesystem::path& dir,
-                                             const IndexOpenOptions& options);
+                                             const IndexOpenOptions& options,
+                                             const std::filesystem::path& staged = {});
   std::unique_ptr<Impl> impl_;
+  // Opens the generation a writer is writing, before it is current (src/index/staging.h).
+  friend struct IndexStaging;
 };
 
 struct BuildProgress {
@@ -204,6 +242,12 @@ struct WriteOptions {
   int threads = 0;  // threads building the search structure; 0: all cores
   // Called at each stage; may throw to abort (the index stays as it was).
   std::function<void(const BuildProgress&)> progress;
+  // Called once the new generation is fully written but before it becomes current, with that
+  // generation opened: returns anatomy predicted for some of its volumes, by volume id, which is
+  // stored in the same generation (replacing a prediction carried over from the previous one).
+  // Volumes kept from the previous generation keep their stored predictions unless replaced.
+  // Ingest sets it (BuildOptions::predict); may throw to abort.
+  std::function<std::vector<std::pair<std::string, PredictedAnatomy>>(const Index&)> predict;
 };
 
 // Writes (volumes from files: voxir/ingest.h; this is the level below, for precomputed vectors):

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "voxir/index.h"
+#include "voxir/predict.h"
 
 #include <filesystem>
 #include <span>
@@ -45,6 +46,13 @@ struct BuildOptions {
   // Error (its kind, its path) and nothing is written. For collections where a missing volume
   // matters more than a finished build.
   bool strict = false;
+  // Predict the anatomy of each added volume that has no labels from the labelled volumes of the
+  // new generation (those of the same build, or already indexed and added with it) and store it
+  // with the volume (voxir/predict.h; Index::predicted), in the same generation. Costs about one
+  // whole-volume query per unlabelled volume. Nothing is stored when the index has no labelled
+  // volume. Volumes already indexed keep what was stored for them (predict_index re-predicts).
+  bool predict = true;
+  PredictOptions prediction;
   // Called after each volume and at each stage; may throw to abort (the index stays as it was).
   std::function<void(const BuildProgress&)> progress;
 };
@@ -89,6 +97,12 @@ BuildReport build_index_from_paths(const std::filesystem::path& dir,
 BuildReport add_to_index_from_paths(const std::filesystem::path& dir,
                                     std::span<const std::filesystem::path> paths,
                                     const BuildOptions& options);
+// Re-predicts the anatomy of every indexed volume without labels from the labelled volumes indexed
+// now, and stores it as a new generation (vectors and labels unchanged): after labelled volumes
+// were added or removed, or to store predictions in an index written before format version 3.
+// Throws Error(kNotFound) when the index has no labelled volume.
+BuildReport predict_index(const std::filesystem::path& dir, const PredictOptions& prediction = {},
+                          const WriteOptions& options = {});
 // Removes one volume. Throws Error(kNotFound) when the index has no such volume.
 BuildReport remove_from_index(const std::filesystem::path& dir, std::string_view volume_id,
                               const WriteOptions& options = {});

@@ -11,6 +11,10 @@
 // the run of slices with probability >= threshold holding the most probability (runs apart by at
 // most `smooth` slices are joined); its confidence is the mean probability over that run.
 // Vectors follow voxir/index.h's contract (float32, L2-normalised, row-major).
+//
+// Ingest stores the prediction of every volume indexed without labels in the index
+// (PredictedAnatomy, voxir/index.h; BuildOptions::predict in voxir/ingest.h), and search uses the
+// stored one when its knobs are those of the query; older indexes are predicted at query time.
 #pragma once
 
 #include "voxir/index.h"
@@ -37,6 +41,10 @@ struct PredictOptions {
   AnnParams ann;
   // Throws Error(kUsage) naming the bad knob.
   void validate() const;
+  // The knobs that change a prediction, as text ("k=10,tau=0.02,smooth=2,threshold=0.5,ef=64,
+  // nprobe=16,refine=50"; `exclude` is not part of it): a stored prediction is used only by
+  // queries whose options give the same text.
+  [[nodiscard]] std::string str() const;
 };
 
 struct PredictedExtent {
@@ -87,6 +95,12 @@ class AnatomyPredictor {
                                           std::span<const float> content,
                                           const PredictOptions& options = {}) const;
 
+  // Predicts indexed volume `volume` (position in Index::volumes()) from its stored vectors and
+  // content, the volume itself excluded from the vote (options.exclude gains its id): what a
+  // query needs for an indexed volume without labels, and what ingest stores for it.
+  [[nodiscard]] AnatomyPrediction predict_indexed(std::size_t volume,
+                                                  const PredictOptions& options = {}) const;
+
   // Labelled volumes it learns from.
   [[nodiscard]] std::size_t labelled_volumes() const;
 
@@ -94,6 +108,19 @@ class AnatomyPredictor {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The stored form of a prediction (voxir/index.h): per-slice presence at the threshold, the extents
+// of every class and region predicted present, the knobs (options.str()) and its provenance.
+[[nodiscard]] PredictedAnatomy to_stored(const AnatomyPrediction& prediction,
+                                         const PredictOptions& options, std::int64_t generation,
+                                         std::size_t labelled_volumes);
+
+// Predicts the indexed volumes named by `ids` (empty: every volume without labels) with
+// predict_indexed and returns their stored forms, for WriteOptions::predict. Volumes with labels
+// are skipped; an index without any labelled volume gives nothing (there is nothing to learn
+// from; search then reports so when a query needs it).
+[[nodiscard]] std::vector<std::pair<std::string, PredictedAnatomy>> predict_unlabelled(
+    const Index& index, std::span<const std::string> ids = {}, const PredictOptions& options = {});
 
 class Embedder;
 class Volume;

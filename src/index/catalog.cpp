@@ -61,6 +61,69 @@ CREATE TABLE content(
   body_mm2 BLOB NOT NULL);       -- float32 per slice: body area in mm² (format version 2)
 )sql";
 
+// Format version 3: anatomy predicted for volumes indexed without labels (voxir/predict.h). Kept
+// apart from the labels (`slices`): a prediction must never be learnt from as if it were a label.
+constexpr const char* kPredictedSchema = R"sql(
+CREATE TABLE predicted(
+  volume INTEGER PRIMARY KEY,         -- volumes.pos
+  generation INTEGER NOT NULL,        -- the generation in which it was predicted
+  labelled_volumes INTEGER NOT NULL,  -- labelled volumes it was predicted from
+  options TEXT NOT NULL,              -- PredictOptions::str(): k, tau, smoothing, threshold, ...
+  class_bytes INTEGER NOT NULL,
+  classes BLOB NOT NULL,              -- per slice, class bitset (probability >= threshold)
+  region_bytes INTEGER NOT NULL,
+  regions BLOB NOT NULL);             -- per slice, coarse-region bitset
+CREATE TABLE predicted_extents(
+  volume INTEGER NOT NULL,            -- volumes.pos
+  coarse INTEGER NOT NULL,            -- 1: a coarse region, 0: a class
+  name TEXT NOT NULL,
+  first INTEGER NOT NULL,             -- slices first..last, inclusive
+  last INTEGER NOT NULL,
+  confidence REAL NOT NULL,           -- mean probability over them
+  PRIMARY KEY(volume, coarse, name)) WITHOUT ROWID;
+)sql";
+
+bool has_table(sqlite3* db, const char* name, const std::filesystem::path& file) {
+  Statement has(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", file);
+  sqlite3_bind_text(has.get(), 1, name, -1, SQLITE_STATIC);
+  return sqlite3_step(has.get()) == SQLITE_ROW;
+}
+
+void insert_prediction(sqlite3* db, Statement& head, Statement& extent, std::size_t pos,
+                       const PredictedAnatomy& p, const std::filesystem::path& file) {
+  sqlite3_stmt* s = head.get();
+  sqlite3_reset(s);
+  sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(pos));
+  sqlite3_bind_int64(s, 2, p.generation);
+  sqlite3_bind_int64(s, 3, p.labelled_volumes);
+  sqlite3_bind_text(s, 4, p.options.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int(s, 5, p.class_bytes);
+  sqlite3_bind_blob(s, 6, p.classes.data(), static_cast<int>(p.classes.size()), SQLITE_STATIC);
+  sqlite3_bind_int(s, 7, p.region_bytes);
+  sqlite3_bind_blob(s, 8, p.regions.data(), static_cast<int>(p.regions.size()), SQLITE_STATIC);
+  if (sqlite3_step(s) != SQLITE_DONE) {
+    fail(ErrorKind::kIo, "{}: inserting the prediction of volume {} failed: {}", file.string(),
+         pos, sqlite3_errmsg(db));
+  }
+  for (const auto& e : p.extents) {
+    sqlite3_stmt* t = extent.get();
+    sqlite3_reset(t);
+    sqlite3_bind_int64(t, 1, static_cast<sqlite3_int64>(pos));
+    sqlite3_bind_int(t, 2, e.coarse ? 1 : 0);
+    sqlite3_bind_text(t, 3, e.name.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(t, 4, e.slices[0]);
+    sqlite3_bind_int64(t, 5, e.slices[1]);
+    sqlite3_bind_double(t, 6, e.confidence);
+    if (sqlite3_step(t) != SQLITE_DONE) {
+      fail(ErrorKind::kIo, "{}: inserting predicted extent {} of volume {} failed: {}",
+           file.string(), e.name, pos, sqlite3_errmsg(db));
+    }
+  }
+}
+
+constexpr const char* kInsertPredicted = "INSERT OR REPLACE INTO predicted VALUES(?1,?2,?3,?4,?5,?6,?7,?8)";
+constexpr const char* kInsertExtent = "INSERT INTO predicted_extents VALUES(?1,?2,?3,?4,?5,?6)";
+
 }  // namespace
 
 Catalog::Catalog(const std::filesystem::path& file) : file_(file) {
@@ -139,11 +202,7 @@ std::unordered_map<std::string, std::vector<float>> Catalog::contents(
     std::span<const IndexedVolume> volumes) const {
   const std::lock_guard guard(lock_);
   std::unordered_map<std::string, std::vector<float>> out;
-  {
-    Statement has(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'content'",
-                  file_);
-    if (sqlite3_step(has.get()) != SQLITE_ROW) return out;  // format version 1
-  }
+  if (!has_table(db_, "content", file_)) return out;  // format version 1
   std::unordered_map<std::string, std::int64_t> slices;
   for (const auto& v : volumes) slices.emplace(v.id, v.num_slices);
   Statement s(db_,
@@ -169,8 +228,75 @@ std::unordered_map<std::string, std::vector<float>> Catalog::contents(
   return out;
 }
 
+std::vector<std::size_t> Catalog::predicted_volumes() const {
+  const std::lock_guard guard(lock_);
+  std::vector<std::size_t> out;
+  if (!has_table(db_, "predicted", file_)) return out;  // format versions 1 and 2
+  Statement s(db_, "SELECT volume FROM predicted ORDER BY volume", file_);
+  int rc = 0;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW)
+    out.push_back(static_cast<std::size_t>(sqlite3_column_int64(s.get(), 0)));
+  if (rc != SQLITE_DONE)
+    fail(ErrorKind::kInvalidInput, "{}: reading predictions failed: {}", file_.string(),
+         sqlite3_errmsg(db_));
+  return out;
+}
+
+std::optional<PredictedAnatomy> Catalog::predicted(std::size_t pos,
+                                                   const IndexedVolume& volume) const {
+  const std::lock_guard guard(lock_);
+  if (!has_table(db_, "predicted", file_)) return std::nullopt;
+  Statement s(db_,
+              "SELECT generation, labelled_volumes, options, class_bytes, classes, region_bytes, "
+              "regions FROM predicted WHERE volume = ?1",
+              file_);
+  sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(pos));
+  if (sqlite3_step(s.get()) != SQLITE_ROW) return std::nullopt;
+  PredictedAnatomy p;
+  p.generation = sqlite3_column_int64(s.get(), 0);
+  p.labelled_volumes = sqlite3_column_int64(s.get(), 1);
+  p.options = column_text(s.get(), 2);
+  const auto blob = [&](int bytes_col, int blob_col, int& bytes, std::vector<std::uint8_t>& out,
+                        const char* what) {
+    bytes = sqlite3_column_int(s.get(), bytes_col);
+    const auto size = static_cast<std::size_t>(sqlite3_column_bytes(s.get(), blob_col));
+    if (bytes < 0 || bytes > 64 || size != static_cast<std::size_t>(bytes * volume.num_slices)) {
+      fail(ErrorKind::kInvalidInput,
+           "{}: the predicted {} of {} hold {} bytes, expected {} slices of {} bytes",
+           file_.string(), what, volume.id, size, volume.num_slices, bytes);
+    }
+    const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(s.get(), blob_col));
+    out.assign(data, data + size);
+  };
+  blob(3, 4, p.class_bytes, p.classes, "classes");
+  blob(5, 6, p.region_bytes, p.regions, "regions");
+  Statement e(db_,
+              "SELECT coarse, name, first, last, confidence FROM predicted_extents WHERE volume = "
+              "?1 ORDER BY coarse, name",
+              file_);
+  sqlite3_bind_int64(e.get(), 1, static_cast<sqlite3_int64>(pos));
+  int rc = 0;
+  while ((rc = sqlite3_step(e.get())) == SQLITE_ROW) {
+    PredictedAnatomy::Extent x;
+    x.coarse = sqlite3_column_int(e.get(), 0) != 0;
+    x.name = column_text(e.get(), 1);
+    x.slices = {sqlite3_column_int64(e.get(), 2), sqlite3_column_int64(e.get(), 3)};
+    x.confidence = sqlite3_column_double(e.get(), 4);
+    if (x.slices[0] < 0 || x.slices[0] > x.slices[1] || x.slices[1] >= volume.num_slices) {
+      fail(ErrorKind::kInvalidInput, "{}: predicted extent {} of {} is slices {}..{} of 0..{}",
+           file_.string(), x.name, volume.id, x.slices[0], x.slices[1], volume.num_slices - 1);
+    }
+    p.extents.push_back(std::move(x));
+  }
+  if (rc != SQLITE_DONE)
+    fail(ErrorKind::kInvalidInput, "{}: reading predicted extents failed: {}", file_.string(),
+         sqlite3_errmsg(db_));
+  return p;
+}
+
 void write_catalog(const std::filesystem::path& file, const std::vector<IndexedVolume>& volumes,
-                   const std::function<VolumeVectors(std::size_t)>& labels_of) {
+                   const std::function<VolumeVectors(std::size_t)>& labels_of,
+                   const std::function<std::optional<PredictedAnatomy>(std::size_t)>& predicted_of) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
       SQLITE_OK) {
@@ -183,7 +309,10 @@ void write_catalog(const std::filesystem::path& file, const std::vector<IndexedV
   // file itself: no journal is needed while filling it.
   exec(db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;", file);
   exec(db, kSchema, file);
+  exec(db, kPredictedSchema, file);
   exec(db, "BEGIN", file);
+  Statement head(db, kInsertPredicted, file);
+  Statement extent(db, kInsertExtent, file);
   Statement vol(db, "INSERT INTO volumes VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)", file);
   Statement sl(db, "INSERT INTO slices VALUES(?1,?2,?3)", file);
   Statement ct(db, "INSERT INTO content VALUES(?1,?2)", file);
@@ -205,6 +334,9 @@ void write_catalog(const std::filesystem::path& file, const std::vector<IndexedV
     if (sqlite3_step(s) != SQLITE_DONE) {
       fail(ErrorKind::kIo, "{}: inserting volume {} failed: {}", file.string(), v.id,
            sqlite3_errmsg(db));
+    }
+    if (predicted_of) {
+      if (const auto p = predicted_of(i)) insert_prediction(db, head, extent, i, *p, file);
     }
     const VolumeVectors labels = labels_of(i);
     if (!labels.content.empty()) {
@@ -231,6 +363,33 @@ void write_catalog(const std::filesystem::path& file, const std::vector<IndexedV
              sqlite3_errmsg(db));
       }
     }
+  }
+  exec(db, "COMMIT", file);
+}
+
+void write_predictions(const std::filesystem::path& file,
+                       const std::vector<std::pair<std::size_t, PredictedAnatomy>>& predictions) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+    const std::string message = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    fail(ErrorKind::kIo, "{}: cannot open the catalog for writing: {}", file.string(), message);
+  }
+  std::unique_ptr<sqlite3, decltype(&sqlite3_close)> guard(db, &sqlite3_close);
+  // As in write_catalog: the generation is not current yet and the writer fsyncs the file.
+  exec(db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;", file);
+  exec(db, "BEGIN", file);
+  Statement drop(db, "DELETE FROM predicted_extents WHERE volume = ?1", file);
+  Statement head(db, kInsertPredicted, file);
+  Statement extent(db, kInsertExtent, file);
+  for (const auto& [pos, p] : predictions) {
+    sqlite3_reset(drop.get());
+    sqlite3_bind_int64(drop.get(), 1, static_cast<sqlite3_int64>(pos));
+    if (sqlite3_step(drop.get()) != SQLITE_DONE) {
+      fail(ErrorKind::kIo, "{}: replacing the prediction of volume {} failed: {}", file.string(),
+           pos, sqlite3_errmsg(db));
+    }
+    insert_prediction(db, head, extent, pos, p, file);
   }
   exec(db, "COMMIT", file);
 }

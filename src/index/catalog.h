@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -33,6 +34,14 @@ class Catalog {
   // blob whose size does not match the volume's slice count.
   [[nodiscard]] std::unordered_map<std::string, std::vector<float>> contents(
       std::span<const IndexedVolume> volumes) const;
+  // Positions (volumes.pos) of the volumes with a stored prediction (the `predicted` table, added
+  // in format version 3; a catalog without it gives none).
+  [[nodiscard]] std::vector<std::size_t> predicted_volumes() const;
+  // The stored prediction of the volume at position `pos`; nullopt when none. Throws
+  // Error(kInvalidInput) for bitsets whose size does not match the volume's slice count, or an
+  // extent outside its slices.
+  [[nodiscard]] std::optional<PredictedAnatomy> predicted(std::size_t pos,
+                                                          const IndexedVolume& volume) const;
 
  private:
   std::filesystem::path file_;
@@ -42,7 +51,15 @@ class Catalog {
 
 // Writes a new catalog file. `labels_of(i)` gives volume i's presence bitsets and content (only
 // presence_bytes, presence and content are read).
-void write_catalog(const std::filesystem::path& file, const std::vector<IndexedVolume>& volumes,
-                   const std::function<VolumeVectors(std::size_t)>& labels_of);
+// `predicted_of(i)` gives volume i's stored prediction, if any.
+void write_catalog(
+    const std::filesystem::path& file, const std::vector<IndexedVolume>& volumes,
+    const std::function<VolumeVectors(std::size_t)>& labels_of,
+    const std::function<std::optional<PredictedAnatomy>(std::size_t)>& predicted_of = {});
+
+// Stores predictions (volume position, prediction) in an existing catalog written by
+// write_catalog, replacing any stored for the same volumes.
+void write_predictions(const std::filesystem::path& file,
+                       const std::vector<std::pair<std::size_t, PredictedAnatomy>>& predictions);
 
 }  // namespace voxir::index

@@ -5,6 +5,7 @@
 #include "index/catalog.h"
 #include "index/manifest.h"
 #include "index/mapped_file.h"
+#include "index/staging.h"
 #include "util/exceptions.h"
 #include "util/file.h"
 #include "voxir/error.h"
@@ -35,6 +36,8 @@ struct Index::Impl {
   std::vector<std::uint8_t> row_content;    // per row: 1 when row_has_content
   std::vector<std::int64_t> empty_slices;   // per volume
   std::int64_t empty_rows = 0;
+  std::vector<std::uint8_t> predicted;  // per volume: 1 when a prediction is stored
+  std::size_t num_predicted = 0;
 };
 
 namespace {
@@ -93,11 +96,22 @@ std::unique_ptr<Index> Index::open(const std::filesystem::path& dir,
                               [&] { return open_checked(dir, options); });
 }
 
+std::unique_ptr<Index> IndexStaging::open(const std::filesystem::path& dir,
+                                          const std::filesystem::path& gen_dir) {
+  return translate_exceptions(gen_dir, "opening the new generation", ErrorKind::kInvalidInput,
+                              [&] { return Index::open_checked(dir, {}, gen_dir); });
+}
+
 std::unique_ptr<Index> Index::open_checked(const std::filesystem::path& dir,
-                                           const IndexOpenOptions& options) {
+                                           const IndexOpenOptions& options,
+                                           const std::filesystem::path& staged) {
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
-  impl->reader = index::lock_current_generation(dir, impl->gen_dir);
+  if (staged.empty()) {
+    impl->reader = index::lock_current_generation(dir, impl->gen_dir);
+  } else {
+    impl->gen_dir = staged;
+  }
   const auto manifest_path = impl->gen_dir / index::kManifestFile;
   impl->manifest = index::manifest_from_json(read_text_file(manifest_path), manifest_path);
   const auto& m = impl->manifest;
@@ -195,6 +209,15 @@ std::unique_ptr<Index> Index::open_checked(const std::filesystem::path& dir,
     impl->empty_slices.push_back(empty);
     impl->empty_rows += empty;
   }
+  impl->predicted.assign(impl->volumes.size(), 0);
+  for (const std::size_t pos : impl->catalog->predicted_volumes()) {
+    if (pos >= impl->volumes.size()) {
+      fail(ErrorKind::kInvalidInput, "{}: a prediction is stored for volume position {} of {}",
+           catalog_path.string(), pos, impl->volumes.size());
+    }
+    impl->predicted[pos] = 1;
+    ++impl->num_predicted;
+  }
   impl->ann = index::open_ann(
       m.spec, ann_name.empty() ? std::filesystem::path() : impl->gen_dir / ann_name, impl->rows);
   return std::unique_ptr<Index>(new Index(std::move(impl)));
@@ -247,6 +270,15 @@ VolumeVectors Index::labels(std::size_t volume) const {
   VolumeVectors out = impl_->catalog->labels(impl_->volumes.at(volume));
   out.content = impl_->content.at(volume);
   return out;
+}
+
+std::optional<PredictedAnatomy> Index::predicted(std::size_t volume) const {
+  if (impl_->predicted.at(volume) == 0) return std::nullopt;
+  return impl_->catalog->predicted(volume, impl_->volumes[volume]);
+}
+
+std::size_t Index::num_predicted() const {
+  return impl_->num_predicted;
 }
 
 std::span<const float> Index::content(std::size_t volume) const {

@@ -8,6 +8,7 @@
 #include "index/catalog.h"
 #include "index/manifest.h"
 #include "index/mapped_file.h"
+#include "index/staging.h"
 #include "util/exceptions.h"
 #include "util/file.h"
 #include "voxir/error.h"
@@ -252,23 +253,58 @@ BuildReport write_new_generation(const std::filesystem::path& dir, bool create,
     }
 
     report(options, progress, "writing catalog", start);
-    index::write_catalog(gen_dir / index::kCatalogFile, volumes, [&](std::size_t i) {
-      if (i < kept.size()) return old->labels(kept[i]);
-      VolumeVectors labels;
-      labels.presence_bytes = add[i - kept.size()].presence_bytes;
-      labels.presence = std::move(add[i - kept.size()].presence);
-      labels.content = std::move(add[i - kept.size()].content);
-      return labels;
-    });
-    sync_file(gen_dir / index::kCatalogFile);
-    manifest.files.push_back({index::kCatalogFile,
-                              std::filesystem::file_size(gen_dir / index::kCatalogFile),
-                              index::crc32_of_file(gen_dir / index::kCatalogFile)});
+    const auto catalog_path = gen_dir / index::kCatalogFile;
+    index::write_catalog(
+        catalog_path, volumes,
+        [&](std::size_t i) {
+          if (i < kept.size()) return old->labels(kept[i]);
+          VolumeVectors labels;
+          labels.presence_bytes = add[i - kept.size()].presence_bytes;
+          labels.presence = std::move(add[i - kept.size()].presence);
+          labels.content = std::move(add[i - kept.size()].content);
+          return labels;
+        },
+        // Kept volumes keep what was predicted for them (options.predict may replace it).
+        [&](std::size_t i) {
+          return i < kept.size() ? old->predicted(kept[i]) : std::nullopt;
+        });
+    sync_file(catalog_path);
+    const auto catalog_entry = [&] {
+      return index::FileEntry{index::kCatalogFile, std::filesystem::file_size(catalog_path),
+                              index::crc32_of_file(catalog_path)};
+    };
+    manifest.files.push_back(catalog_entry());
 
-    const std::string text = index::manifest_to_json(manifest);
-    // Durable with the folder's entries (every file above, READERS) once this returns.
-    write_file_atomic(gen_dir / index::kManifestFile,
-                      {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
+    const auto write_manifest = [&] {
+      const std::string text = index::manifest_to_json(manifest);
+      // Durable with the folder's entries (every file above, READERS) once this returns.
+      write_file_atomic(gen_dir / index::kManifestFile,
+                        {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
+    };
+    write_manifest();
+    if (options.predict) {
+      // The generation is complete: open it as a reader would and let the caller predict from
+      // it, then store the predictions in its catalog. Still not current, so a failure or a crash
+      // here leaves the previous generation in place.
+      report(options, progress, "predicting anatomy", start);
+      std::vector<std::pair<std::size_t, PredictedAnatomy>> predictions;
+      {
+        const auto staged = IndexStaging::open(dir, gen_dir);
+        for (auto& [id, p] : options.predict(*staged)) {
+          const IndexedVolume* v = staged->find(id);
+          if (v == nullptr)
+            fail(ErrorKind::kInternal, "a prediction was made for volume {}, not in the index", id);
+          predictions.emplace_back(static_cast<std::size_t>(v - staged->volumes().data()),
+                                   std::move(p));
+        }
+      }
+      if (!predictions.empty()) {
+        index::write_predictions(catalog_path, predictions);
+        sync_file(catalog_path);
+        manifest.files.back() = catalog_entry();
+        write_manifest();
+      }
+    }
     // The generation folder's own entry in `dir`, before CURRENT may name it.
     sync_directory(dir);
     report(options, progress, "switching", start);  // last chance to abort

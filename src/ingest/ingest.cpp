@@ -127,8 +127,20 @@ std::vector<VolumeVectors> ingest_all(std::span<const VolumeSource> sources,
   return out;
 }
 
-WriteOptions write_options(const BuildOptions& options) {
-  return {options.threads, options.progress};
+// Predicts the added volumes without labels (all of a new index's) in the new generation.
+WriteOptions write_options(const BuildOptions& options, const std::vector<VolumeVectors>& staged) {
+  WriteOptions out{options.threads, options.progress, {}};
+  if (!options.predict) return out;
+  std::vector<std::string> unlabelled;
+  for (const auto& v : staged) {
+    if (v.presence_bytes == 0) unlabelled.push_back(v.volume.id);
+  }
+  if (unlabelled.empty()) return out;
+  options.prediction.validate();
+  out.predict = [ids = std::move(unlabelled), prediction = options.prediction](const Index& index) {
+    return predict_unlabelled(index, ids, prediction);
+  };
+  return out;
 }
 
 }  // namespace
@@ -229,8 +241,9 @@ BuildReport build_index(const std::filesystem::path& dir, std::span<const Volume
   options.index.validate(embedder.dim());
   BuildReport report;
   auto staged = ingest_all(sources, embedder, options, report);
+  auto write = write_options(options, staged);
   auto written = write_generation(dir, /*create=*/true, options.index, identity_of(embedder),
-                                  std::move(staged), {}, write_options(options));
+                                  std::move(staged), {}, write);
   written.skipped = std::move(report.skipped);
   written.from_cache = report.from_cache;
   return written;
@@ -244,8 +257,8 @@ BuildReport add_to_index(const std::filesystem::path& dir, std::span<const Volum
   }
   BuildReport report;
   auto staged = ingest_all(sources, embedder, options, report);
-  auto written =
-      write_generation(dir, /*create=*/false, {}, {}, std::move(staged), {}, write_options(options));
+  auto write = write_options(options, staged);
+  auto written = write_generation(dir, /*create=*/false, {}, {}, std::move(staged), {}, write);
   written.skipped = std::move(report.skipped);
   written.from_cache = report.from_cache;
   return written;
@@ -272,6 +285,18 @@ BuildReport add_to_index_from_paths(const std::filesystem::path& dir,
   const auto embedder = make_embedder(spec, {.threads = options.threads});
   return add_to_index(dir, sources_from_paths(paths, taken, options.id_prefix, options.read),
                       *embedder, options);
+}
+
+BuildReport predict_index(const std::filesystem::path& dir, const PredictOptions& prediction,
+                          const WriteOptions& options) {
+  prediction.validate();
+  {
+    const auto index = Index::open(dir);
+    (void)AnatomyPredictor(*index);  // fails now, naming the index, when it has no labels
+  }
+  WriteOptions write = options;
+  write.predict = [&](const Index& index) { return predict_unlabelled(index, {}, prediction); };
+  return write_generation(dir, /*create=*/false, {}, {}, {}, {}, write);
 }
 
 BuildReport remove_from_index(const std::filesystem::path& dir, std::string_view volume_id,

@@ -96,6 +96,7 @@ std::string index_info_json(const Index& index, std::string_view index_name,
   out["volumes"] = index.volumes().size();
   out["vectors"] = index.num_vectors();
   out["empty_slices"] = index.num_empty_rows();
+  out["predicted_volumes"] = index.num_predicted();
   out["bytes"] = bytes;
   out["bytes_per_vector"] =
       index.num_vectors() > 0 ? double(bytes) / double(index.num_vectors()) : 0.0;
@@ -127,6 +128,18 @@ std::string volume_json(const Index& index, std::string_view id, int indent) {
     }
   }
   out["labels"] = labels;
+  // Anatomy predicted at ingest for a volume without labels (voxir/predict.h).
+  if (const auto p = index.predicted(i)) {
+    Json extents = Json::array();
+    for (const auto& e : p->extents) {
+      extents.push_back({{"name", e.name}, {"coarse", e.coarse}, {"first", e.slices[0]},
+                         {"last", e.slices[1]}, {"confidence", e.confidence}});
+    }
+    out["predicted"] = {{"generation", p->generation},
+                        {"labelled_volumes", p->labelled_volumes},
+                        {"options", p->options},
+                        {"extents", extents}};
+  }
   return text(out, indent);
 }
 

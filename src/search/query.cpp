@@ -80,22 +80,34 @@ struct Resolved {
   double confidence = 1;
 };
 
-// The predicted extent of the query's region, from vectors of slices first .. first + n - 1.
+// The predicted extent of the query's region, from vectors of slices first .. first + n - 1, or
+// from the prediction stored at ingest for an indexed query volume (`indexed`, its position).
 Range predicted_extent(const Index& index, const Query& q, std::span<const float> vectors,
                        std::span<const float> content, std::int64_t first, std::string_view what,
-                       Resolved& out) {
+                       Resolved& out, std::optional<std::size_t> indexed = std::nullopt) {
   const Region region = ClassCatalog::builtin().region(q.region);
   PredictOptions options = q.predict;
-  if (!q.indexed_id.empty()) options.exclude.push_back(q.indexed_id);
-  const AnatomyPredictor predictor(index);
-  const auto extent = predictor.predict(vectors, first, content, options).extent(region);
+  std::optional<PredictedExtent> extent;
+  std::size_t labelled = 0;
+  std::optional<PredictedAnatomy> stored;
+  if (indexed) stored = usable_prediction(index, *indexed, q.predict);
+  if (stored) {
+    labelled = static_cast<std::size_t>(stored->labelled_volumes);
+    if (const auto e = stored_extent(*stored, region))
+      extent = PredictedExtent{region, e->slices, e->confidence};
+  } else {
+    if (!q.indexed_id.empty()) options.exclude.push_back(q.indexed_id);
+    const AnatomyPredictor predictor(index);
+    labelled = predictor.labelled_volumes();
+    extent = predictor.predict(vectors, first, content, options).extent(region);
+  }
   if (!extent) {
     fail(ErrorKind::kNotFound,
          "{}: {} '{}' is predicted on no slice of the query (no slice reaches probability {} from "
          "its {} nearest labelled slices among {} labelled volumes); give the query's labels or "
          "--slices",
          what, region.coarse ? "region" : "class", region.name, options.threshold, options.k,
-         predictor.labelled_volumes());
+         labelled);
   }
   out.predicted = true;
   out.confidence = extent->confidence;
@@ -147,7 +159,7 @@ void resolve_indexed(const Index& index, const Query& query, Resolved& out, Sear
   const std::string what = fmt::format("indexed volume {}", v->id);
   if (!query.region.empty() && stored.presence_bytes == 0) {
     out.slices = predicted_extent(index, query, index.volume_vectors(position),
-                                  index.content(position), 0, what, out);
+                                  index.content(position), 0, what, out, position);
   } else {
     out.slices = choose_slices(query, v->num_slices, nullptr, &stored, what);
   }

@@ -20,6 +20,21 @@ std::optional<std::array<std::int64_t, 2>> stored_extent(const VolumeVectors& v,
   return out;
 }
 
+std::optional<PredictedAnatomy> usable_prediction(const Index& index, std::size_t volume,
+                                                  const PredictOptions& options) {
+  auto p = index.predicted(volume);
+  if (!p || p->options != options.str()) return std::nullopt;
+  return p;
+}
+
+std::optional<PredictedAnatomy::Extent> stored_extent(const PredictedAnatomy& p,
+                                                      const Region& region) {
+  for (const auto& e : p.extents) {
+    if (e.coarse == region.coarse && e.name == region.name) return e;
+  }
+  return std::nullopt;
+}
+
 std::optional<IndexedExtent> RegionLocator::locate(std::size_t volume, const Region& region) {
   const VolumeVectors labels = index_.labels(volume);
   if (labels.presence_bytes > 0) {
@@ -27,12 +42,13 @@ std::optional<IndexedExtent> RegionLocator::locate(std::size_t volume, const Reg
     if (!e) return std::nullopt;
     return IndexedExtent{*e, false, 1.0};
   }
+  if (const auto stored = usable_prediction(index_, volume, options_)) {
+    const auto e = stored_extent(*stored, region);
+    if (!e) return std::nullopt;
+    return IndexedExtent{e->slices, true, e->confidence};
+  }
   if (!predictor_) predictor_ = std::make_unique<AnatomyPredictor>(index_);
-  PredictOptions options = options_;
-  options.exclude.push_back(index_.volumes()[volume].id);  // a volume never votes for itself
-  const auto e =
-      predictor_->predict(index_.volume_vectors(volume), 0, index_.content(volume), options)
-          .extent(region);
+  const auto e = predictor_->predict_indexed(volume, options_).extent(region);
   if (!e) return std::nullopt;
   return IndexedExtent{e->slices, true, e->confidence};
 }

@@ -322,6 +322,38 @@ TEST(Cli, PredictedRegionsRequireAndExplain) {
   r = run_voxir("search " + plain + " " + ct3 + " --region liver");
   EXPECT_EQ(r.code, 4) << r.out;
   EXPECT_NE(r.out.find("has labels"), std::string::npos) << r.out;
+  r = run_voxir("index predict " + plain);
+  EXPECT_EQ(r.code, 4) << r.out;
+  EXPECT_NE(r.out.find("has labels"), std::string::npos) << r.out;
+
+  // Plain files added to the labelled index get their anatomy stored (unless --no-predict);
+  // `index predict` stores it for all of them.
+  const auto predicted_volumes = [&] {
+    const CliRun info = run_voxir("index info --json " + index);
+    return nlohmann::json::parse(info.out)["predicted_volumes"].get<int>();
+  };
+  std::filesystem::copy_file(ct3, tmp / "loose2.nii.gz");
+  ASSERT_EQ(run_voxir(fmt::format("index add {} {}", index, (tmp / "loose.nii.gz").string())).code, 0);
+  EXPECT_EQ(predicted_volumes(), 1);
+  ASSERT_EQ(run_voxir(fmt::format("index add {} {} --no-predict", index,
+                                  (tmp / "loose2.nii.gz").string())).code, 0);
+  EXPECT_EQ(predicted_volumes(), 1);
+  r = run_voxir("index predict " + index);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("predicted the anatomy of 2 volumes"), std::string::npos) << r.out;
+  EXPECT_EQ(predicted_volumes(), 2);
+  // The twin of s0003 answers a --require query with its stored, predicted liver.
+  r = run_voxir("search --json --exclude-self --require liver " + index + " " + ct3);
+  ASSERT_EQ(r.code, 0) << r.out;
+  j = nlohmann::json::parse(r.out);
+  bool twin = false;
+  for (const auto& res : j["results"]) {
+    if (res["volume"] != "loose") continue;
+    twin = true;
+    EXPECT_EQ(res["region"]["predicted"], true);
+    EXPECT_GE(res["region"]["confidence"].get<double>(), 0.5);
+  }
+  EXPECT_TRUE(twin) << r.out;
 }
 
 // XORs `length` bytes of `file` from `offset` with 0xff, so each of them changes.

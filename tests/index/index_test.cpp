@@ -105,7 +105,7 @@ TEST(Index, HnswSearchBreadthIsPerQuery) {
   const auto set = testing::clustered_set({.volumes = 100, .slices = 40});
   // One building thread: the graph, hence the recall, is then the same on every machine (threads
   // inserting at once make it depend on timing; under ThreadSanitizer recall at ef 400 fell to .97).
-  write_new(tmp.path(), "hnswlib:M8,efc40", set, {.threads = 1, .progress = {}});
+  write_new(tmp.path(), "hnswlib:M8,efc40", set, {.threads = 1, .progress = {}, .predict = {}});
   const auto index = Index::open(tmp.path());
   const auto queries = make_queries(set, 100, 3);
   std::vector<std::int64_t> exact_ids, ids(100 * 10), wide_ids(100 * 10);

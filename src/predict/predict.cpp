@@ -5,6 +5,8 @@
 #include "voxir/error.h"
 #include "voxir/volume.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -93,6 +95,11 @@ void PredictOptions::validate() const {
     fail(ErrorKind::kUsage, "prediction threshold = {}: must be in (0, 1]", threshold);
 }
 
+std::string PredictOptions::str() const {
+  return fmt::format("k={},tau={},smooth={},threshold={},ef={},nprobe={},refine={}", k, tau,
+                     smooth, threshold, ann.ef_search, ann.nprobe, ann.refine);
+}
+
 AnatomyPrediction::AnatomyPrediction(std::int64_t first_slice, std::int64_t num_slices,
                                      std::vector<float> class_p, std::vector<float> coarse_p,
                                      const PredictOptions& options)
@@ -135,6 +142,7 @@ struct AnatomyPredictor::Impl {
   int bytes = 0;                                 // presence bytes per row (the widest of the index)
   std::vector<std::uint8_t> presence;            // [row][bytes]
   std::vector<bool> labelled;                    // per row
+  std::int64_t labelled_rows = 0;
   std::vector<std::vector<int>> coarse_classes;  // coarse region -> class indices
   std::size_t volumes = 0;
 };
@@ -155,6 +163,7 @@ AnatomyPredictor::AnatomyPredictor(const Index& index) : impl_(std::make_unique<
     for (std::int64_t k = 0; k < info.num_slices; ++k) {
       const auto row = static_cast<std::size_t>(info.first_row + k);
       m.labelled[row] = true;
+      ++m.labelled_rows;
       std::copy_n(labels.presence.begin() + k * labels.presence_bytes, b,
                   m.presence.begin() + static_cast<std::ptrdiff_t>(row) * m.bytes);
     }
@@ -214,15 +223,18 @@ AnatomyPrediction AnatomyPredictor::predict(std::span<const float> vectors,
   const auto used = static_cast<std::int64_t>(position.size());
   if (used > 0) {
     // Unlabelled, empty and excluded rows are skipped, so more than k are fetched: the excluded
-    // volumes' slices in full, and 4k for the rest (an index mixing many unlabelled volumes may
-    // then leave a slice fewer than k votes, which only widens its vote).
+    // labelled volumes' slices in full, and 4k scaled by the share of unlabelled rows for the
+    // rest (an archive of mostly unlabelled volumes would otherwise leave slices without votes;
+    // a slice that still gets fewer than k only has a wider vote).
     const std::unordered_set<std::string> exclude(options.exclude.begin(), options.exclude.end());
     std::int64_t excluded = 0;
     for (const auto& id : exclude) {
-      if (const auto* v = index.find(id)) excluded += v->num_slices;
+      const auto* v = index.find(id);
+      if (v != nullptr && m.labelled[static_cast<std::size_t>(v->first_row)]) excluded += v->num_slices;
     }
-    const int fetch =
-        static_cast<int>(std::min<std::int64_t>(4 * options.k + excluded, index.num_vectors()));
+    const std::int64_t wanted =
+        (4 * options.k * index.num_vectors() + m.labelled_rows - 1) / m.labelled_rows;
+    const int fetch = static_cast<int>(std::min<std::int64_t>(wanted + excluded, index.num_vectors()));
     std::vector<std::int64_t> ids(static_cast<std::size_t>(used * fetch));
     std::vector<float> sims(ids.size());
     index.search(packed, used, fetch, options.ann, ids, sims);
@@ -274,6 +286,74 @@ AnatomyPrediction AnatomyPredictor::predict(std::span<const float> vectors,
   smooth_rows(class_p, classes, n, options.smooth, body);
   smooth_rows(coarse_p, regions, n, options.smooth, body);
   return AnatomyPrediction(first_slice, n, std::move(class_p), std::move(coarse_p), options);
+}
+
+AnatomyPrediction AnatomyPredictor::predict_indexed(std::size_t volume,
+                                                    const PredictOptions& options) const {
+  const Index& index = *impl_->index;
+  PredictOptions own = options;
+  own.exclude.push_back(index.volumes()[volume].id);  // a volume never votes for itself
+  return predict(index.volume_vectors(volume), 0, index.content(volume), own);
+}
+
+PredictedAnatomy to_stored(const AnatomyPrediction& prediction, const PredictOptions& options,
+                           std::int64_t generation, std::size_t labelled_volumes) {
+  const ClassCatalog& cat = ClassCatalog::builtin();
+  PredictedAnatomy out;
+  out.generation = generation;
+  out.labelled_volumes = static_cast<std::int64_t>(labelled_volumes);
+  out.options = options.str();
+  const std::int64_t n = prediction.num_slices();
+  const auto bits = [&](bool coarse, int& bytes, std::vector<std::uint8_t>& set) {
+    const std::size_t count = coarse ? cat.coarse_regions().size() : cat.classes().size();
+    bytes = static_cast<int>((count + 7) / 8);
+    set.assign(static_cast<std::size_t>(n * bytes), 0);
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::string& name = coarse ? cat.coarse_regions()[i] : cat.classes()[i].name;
+      const Region region{name, coarse, static_cast<int>(i)};
+      for (std::int64_t k = 0; k < n; ++k) {
+        if (prediction.probability(region, prediction.first_slice() + k) < options.threshold)
+          continue;
+        set[static_cast<std::size_t>(k * bytes) + i / 8] |= static_cast<std::uint8_t>(1u << (i % 8));
+      }
+    }
+    for (const auto& e : prediction.extents(coarse))
+      out.extents.push_back({e.region.name, coarse, e.slices, e.confidence});
+  };
+  bits(false, out.class_bytes, out.classes);
+  bits(true, out.region_bytes, out.regions);
+  return out;
+}
+
+std::vector<std::pair<std::string, PredictedAnatomy>> predict_unlabelled(
+    const Index& index, std::span<const std::string> ids, const PredictOptions& options) {
+  options.validate();
+  std::vector<std::size_t> todo;
+  if (ids.empty()) {
+    for (std::size_t v = 0; v < index.volumes().size(); ++v) todo.push_back(v);
+  } else {
+    for (const auto& id : ids) {
+      const IndexedVolume* v = index.find(id);
+      if (v == nullptr) fail(ErrorKind::kNotFound, "{}: no indexed volume '{}'", index.dir().string(), id);
+      todo.push_back(static_cast<std::size_t>(v - index.volumes().data()));
+    }
+  }
+  std::erase_if(todo, [&](std::size_t v) { return index.labels(v).presence_bytes > 0; });
+  std::vector<std::pair<std::string, PredictedAnatomy>> out;
+  if (todo.empty()) return out;
+  std::unique_ptr<AnatomyPredictor> predictor;
+  try {
+    predictor = std::make_unique<AnatomyPredictor>(index);
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kNotFound) return out;  // no labelled volume: nothing to store
+    throw;
+  }
+  for (const std::size_t v : todo) {
+    out.emplace_back(index.volumes()[v].id,
+                     to_stored(predictor->predict_indexed(v, options), options, index.generation(),
+                               predictor->labelled_volumes()));
+  }
+  return out;
 }
 
 }  // namespace voxir
