@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 // (In namespace voxir: a namespace voxir::search would clash with the function voxir::search.)
 namespace voxir {
@@ -18,5 +19,12 @@ namespace voxir {
                                       std::int64_t n, std::int64_t first_slice,
                                       const SearchParams& params,
                                       std::span<const float> query_content = {});
+
+// Slices embedded, or query vectors searched, between two checks of SearchParams::deadline.
+inline constexpr std::int64_t kDeadlineBlock = 64;
+
+// Throws Error(kTimeout) "the search passed its time limit while <doing>" once params.deadline
+// has passed.
+void check_deadline(const SearchParams& params, std::string_view doing);
 
 }  // namespace voxir
