@@ -159,7 +159,8 @@ int run_search(const SearchArgs& args) {
     throw e.wrap(fmt::format("--time-limit {} s", args.time_limit_s));
   }
   std::vector<ExplainFiles> explained;
-  if (!args.explain.empty()) explained = write_explanations(explain(*index, query, answer), args.explain);
+  if (!args.explain.empty())
+    explained = write_explanations(explain(*index, query, answer), args.explain);
   if (args.json) {
     print_json(args, query.params, answer, explained);
   } else {

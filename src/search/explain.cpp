@@ -234,7 +234,9 @@ std::vector<ExplainFiles> write_explanations(std::span<const Explanation> explan
                                              const std::filesystem::path& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) fail(ErrorKind::kIo, "{}: cannot create the explanations folder: {}", dir.string(), ec.message());
+  if (ec)
+    fail(ErrorKind::kIo, "{}: cannot create the explanations folder: {}", dir.string(),
+         ec.message());
   std::vector<ExplainFiles> out;
   for (const auto& e : explanations) {
     const std::string stem = file_stem(e.rank, e.volume);

@@ -218,7 +218,7 @@ void resolve_volume(const Index& index, const Query& query, Resolved& out, Searc
   out.content.resize(static_cast<std::size_t>(n));
   // In blocks, so that a deadline is noticed while a long query is embedded.
   for (std::int64_t b = 0; b < n; b += kDeadlineBlock) {
-    check_deadline(params, fmt::format("embedding the query (slice {} of {})", b + 1, n));
+    check_deadline(params, "embedding the query (slice {} of {})", b + 1, n);
     const std::int64_t m = std::min(kDeadlineBlock, n - b);
     const auto first = static_cast<std::size_t>(b);
     const auto count = static_cast<std::size_t>(m);
@@ -257,7 +257,7 @@ void locate_in_results(const Index& index, const Query& query, SearchAnswer& ans
   const Region region = ClassCatalog::builtin().region(name);
   RegionLocator locator(index, query.predict);
   for (auto& r : answer.results) {
-    check_deadline(query.params, fmt::format("finding region '{}' in result {}", region.name, r.volume));
+    check_deadline(query.params, "finding region '{}' in result {}", region.name, r.volume);
     const IndexedVolume* v = index.find(r.volume);
     if (v == nullptr) continue;
     try {

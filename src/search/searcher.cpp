@@ -126,12 +126,10 @@ void SearchParams::set_time_limit(double seconds) {
                  : Clock::time_point::max();
 }
 
-void check_deadline(const SearchParams& params, std::string_view doing) {
-  if (params.deadline == Clock::time_point::max()) return;
-  const auto now = Clock::now();
-  if (now < params.deadline) return;
-  fail(ErrorKind::kTimeout, "the search passed its time limit while {} ({:.0f} ms past the deadline)",
-       doing, std::chrono::duration<double, std::milli>(now - params.deadline).count());
+void fail_past_deadline(const SearchParams& params, std::string_view doing) {
+  fail(ErrorKind::kTimeout,
+       "the search passed its time limit while {} ({:.0f} ms past the deadline)", doing,
+       std::chrono::duration<double, std::milli>(Clock::now() - params.deadline).count());
 }
 
 void SearchParams::validate() const {
@@ -193,8 +191,9 @@ SearchAnswer run_stages(const Index& index, std::span<const float> all_query,
   std::vector<float> sims(ids.size());
   // In blocks, so that a deadline is noticed while a long query searches a large index.
   for (std::int64_t b = 0; b < n; b += kDeadlineBlock) {
-    check_deadline(params, fmt::format("searching the nearest slices of query slice {} of {} (stage "
-                                       "1 of 4, candidates)", b + 1, n));
+    check_deadline(
+        params, "searching the nearest slices of query slice {} of {} (stage 1 of 4, candidates)",
+        b + 1, n);
     const std::int64_t m = std::min(kDeadlineBlock, n - b);
     const auto d = static_cast<std::size_t>(dim);
     const auto f = static_cast<std::size_t>(fetch);
@@ -253,9 +252,10 @@ SearchAnswer run_stages(const Index& index, std::span<const float> all_query,
     std::vector<Candidate> passing;
     for (auto& c : ranked) {
       if (passing.size() >= want) break;
-      check_deadline(params, fmt::format("checking candidate volumes for region '{}' ({} of {} "
-                                         "passed; stage 2 of 4, aggregate)",
-                                         region.name, passing.size(), want));
+      check_deadline(
+          params,
+          "checking candidate volumes for region '{}' ({} of {} passed; stage 2 of 4, aggregate)",
+          region.name, passing.size(), want);
       if (locator.locate(c.volume, region)) passing.push_back(std::move(c));
     }
     ranked = std::move(passing);
@@ -301,8 +301,8 @@ SearchAnswer run_stages(const Index& index, std::span<const float> all_query,
       }
     }
     for (std::size_t c = 0; c < ranked.size(); ++c) {
-      check_deadline(params, fmt::format("re-ranking candidate volume {} of {} (stage 3 of 4)",
-                                         c + 1, ranked.size()));
+      check_deadline(params, "re-ranking candidate volume {} of {} (stage 3 of 4)", c + 1,
+                     ranked.size());
       best[c].resize(static_cast<std::size_t>(n));
       argmax[c].resize(static_cast<std::size_t>(n));
       double total = 0;

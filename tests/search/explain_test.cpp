@@ -162,8 +162,10 @@ TEST(Explain, FindsTheQueryVolumeOfEachSource) {
         for (int y = n * (h + 4); y < n * (h + 4) + h; ++y) {
           for (int x = 0; x < w; ++x) {
             const auto at = [&](int xx) {
-              return strip.rgb[(static_cast<std::size_t>(y) * static_cast<std::size_t>(strip.width) +
-                                static_cast<std::size_t>(xx)) * 3];
+              return strip
+                  .rgb[(static_cast<std::size_t>(y) * static_cast<std::size_t>(strip.width) +
+                        static_cast<std::size_t>(xx)) *
+                       3];
             };
             ASSERT_EQ(at(x), at(x + w + 4)) << "pixel " << x << "," << y;
           }
