@@ -21,6 +21,8 @@ pkg_check_modules(LIBDEFLATE REQUIRED IMPORTED_TARGET libdeflate)
 # cpp-httplib: Debian builds it as a shared library; its .pc carries the feature defines
 # (OpenSSL, zlib, brotli) the header must be compiled with.
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+# OpenSSL's libcrypto (which cpp-httplib links already): base64 of the server's inline PNGs.
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 
 # libtorch (Debian libtorch-dev) for TorchScript models; optional: without it, torchscript:
 # specs fail with kUnsupported. scripts/setup installs it, so the normal build has it.

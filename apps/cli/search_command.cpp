@@ -38,6 +38,7 @@ struct SearchArgs {
   bool exclude_self = false;
   std::string explain;  // --explain folder
   std::string require;
+  double time_limit_s = 0;  // 0: none
 };
 
 std::array<std::int64_t, 2> parse_slices(const std::string& text) {
@@ -150,14 +151,17 @@ int run_search(const SearchArgs& args) {
   }
   if (!args.slices.empty()) query.slices = parse_slices(args.slices);
   if (args.frame >= 0) query.read.frame = args.frame;
-  const auto answer = search(*index, query);
-  std::vector<ExplainFiles> explained;
-  if (!args.explain.empty()) {
-    // The strip shows the query's slices: read it once more (the search did not keep it).
-    std::optional<Volume> volume;
-    if (!query.path.empty()) volume.emplace(read_volume(query.path, query.read));
-    explained = write_explanations(answer, volume ? &*volume : nullptr, args.explain);
+  if (args.time_limit_s > 0) params.set_time_limit(args.time_limit_s);
+  SearchAnswer answer;
+  try {
+    answer = search(*index, query);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kTimeout) throw;
+    throw e.wrap(fmt::format("--time-limit {} s", args.time_limit_s));
   }
+  std::vector<ExplainFiles> explained;
+  if (!args.explain.empty())
+    explained = write_explanations(explain(*index, query, answer), args.explain);
   if (args.json) {
     print_json(args, query.params, answer, explained);
   } else {
@@ -211,6 +215,11 @@ void add_search_command(CLI::App& app, CommandRun& run) {
   cmd->add_option("--require", args->require,
                   "Return only volumes containing this class or region (stored labels, else "
                   "predicted anatomy)");
+  cmd->add_option("--time-limit", args->time_limit_s,
+                  "Give up (exit 7) when the search takes longer than this many seconds, counted "
+                  "from when the index is open (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", args->json, "Print JSON");
   cmd->callback([args, &run] { run = [args] { return run_search(*args); }; });
 }

@@ -101,7 +101,12 @@ void add_serve_command(CLI::App& app, CommandRun& run) {
       ->capture_default_str()
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 20));
   cmd->add_option("--timeout", args->options.timeout_s,
-                  "Seconds a client may take to send a request or receive an answer")
+                  "Seconds a client may take to send a request or receive an answer (not a limit "
+                  "on the search: see --search-time-limit)")
+      ->capture_default_str();
+  cmd->add_option("--search-time-limit", args->options.search_time_limit_s,
+                  "Seconds a search may run once it has a slot; past it the request gets 504 "
+                  "(a request may ask for less with \"time_limit_s\")")
       ->capture_default_str();
   cmd->add_option("--web-dir", args->options.web_dir,
                   "Folder of the web page to serve at / (default: the one built with voxir)");

@@ -16,6 +16,7 @@ int http_status(ErrorKind kind) {
     case ErrorKind::kUnsupported: return 415;
     case ErrorKind::kIo:
     case ErrorKind::kInternal: return 500;
+    case ErrorKind::kTimeout: return 504;
   }
   return 500;
 }

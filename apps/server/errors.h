@@ -25,7 +25,8 @@ class RequestError : public std::exception {
 };
 
 // The exception being handled (call inside a catch block) as an ApiError: voxir::Error by kind
-// (usage 400, not found 404, invalid input 422, unsupported 415, I/O and internal 500),
+// (usage 400, not found 404, invalid input 422, unsupported 415, I/O and internal 500,
+// timeout 504),
 // RequestError as thrown, anything else 500 "internal".
 [[nodiscard]] ApiError api_error_from_current_exception();
 

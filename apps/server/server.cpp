@@ -5,6 +5,7 @@
 #include "upload.h"
 #include "voxir/embed.h"
 #include "voxir/error.h"
+#include "voxir/explain.h"
 #include "voxir/index.h"
 #include "voxir/ingest.h"
 #include "voxir/json.h"
@@ -15,6 +16,7 @@
 #include <fmt/format.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <openssl/evp.h>
 
 #include <arpa/inet.h>
 
@@ -102,20 +104,26 @@ class LiveIndex {
   Snapshot current_;
 };
 
-// Fills `query` from the search JSON of the API (docs/server.md). `allow_volume`: the body may
-// name an indexed volume (JSON requests; an upload is the volume in multipart ones).
-void apply_search_json(const Json& in, Query& query, bool allow_volume) {
+// What a search request asks for beyond the Query: how to explain, and its own time limit.
+struct SearchExtras {
+  ExplainOptions explain;
+  double time_limit_s = 0;  // 0: the server's
+};
+
+// Fills `query` and `extras` from the search JSON of the API (docs/server.md). `allow_volume`:
+// the body may name an indexed volume (JSON requests; an upload is the volume in multipart ones).
+void apply_search_json(const Json& in, Query& query, SearchExtras& extras, bool allow_volume) {
   if (!in.is_object()) throw RequestError(400, "usage error", "the search parameters must be a JSON object");
   static const std::set<std::string> known = {"volume", "slices", "region", "require", "k",
                                               "mode",   "rerank", "top",    "exclude_self", "ef",
-                                              "nprobe", "refine"};
+                                              "nprobe", "refine", "explain", "explain_pairs", "time_limit_s"};
   for (const auto& [key, value] : in.items()) {
     if (known.count(key) == 0 || (key == "volume" && !allow_volume)) {
       throw RequestError(400, "usage error",
                          fmt::format("unknown search parameter '{}'; expected {}{}", key,
                                      allow_volume ? "volume, " : "",
                                      "slices, region, require, k, mode, rerank, top, exclude_self, "
-                                     "ef, nprobe, refine"));
+                                     "ef, nprobe, refine, explain, explain_pairs, time_limit_s"));
     }
   }
   const auto get = [&](const char* key, auto& out) {
@@ -141,6 +149,14 @@ void apply_search_json(const Json& in, Query& query, bool allow_volume) {
   get("ef", p.ann.ef_search);
   get("nprobe", p.ann.nprobe);
   get("refine", p.ann.refine);
+  get("explain", p.explain);
+  get("explain_pairs", extras.explain.pairs);
+  get("time_limit_s", extras.time_limit_s);
+  if (in.contains("time_limit_s") && !(extras.time_limit_s > 0)) {
+    throw RequestError(400, "usage error",
+                       fmt::format("search parameter 'time_limit_s' = {}: expected seconds > 0", extras.time_limit_s));
+  }
+  extras.explain.validate();
   if (in.contains("mode")) {
     std::string mode;
     get("mode", mode);
@@ -220,6 +236,17 @@ bool is_json(const httplib::Request& req) {
   return type.rfind("application/json", 0) == 0;
 }
 
+// `png` as a data: URL, so an answer carries its pictures and the server keeps no files.
+std::string png_data_url(std::span<const std::uint8_t> png) {
+  std::string out = "data:image/png;base64,";
+  const std::size_t head = out.size();
+  out.resize(head + 4 * ((png.size() + 2) / 3) + 1);  // EVP_EncodeBlock ends with a NUL
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data() + head), png.data(),
+                                static_cast<int>(png.size()));
+  out.resize(head + static_cast<std::size_t>(n));
+  return out;
+}
+
 // Per-request bookkeeping for the access log; a request is served on one thread.
 thread_local Clock::time_point request_start;
 thread_local const char* request_route = "-";
@@ -252,6 +279,9 @@ void check_options(const ServerOptions& o) {
   if (o.search_slots < 0) fail(ErrorKind::kUsage, "--search-slots {}: expected 0 (one per core) or more", o.search_slots);
   if (o.max_upload_bytes == 0) fail(ErrorKind::kUsage, "--max-upload-mb must be positive");
   if (o.timeout_s < 1) fail(ErrorKind::kUsage, "--timeout {}: expected at least 1 second", o.timeout_s);
+  if (!(o.search_time_limit_s > 0)) {
+    fail(ErrorKind::kUsage, "--search-time-limit {}: expected seconds > 0", o.search_time_limit_s);
+  }
 }
 
 std::string_view openapi_document() { return data::kOpenApi; }
@@ -423,6 +453,7 @@ void Server::Impl::search(const httplib::Request& req, httplib::Response& res,
                           const httplib::ContentReader& reader) {
   const auto snap = live.get();
   Query query;
+  SearchExtras extras;
   std::string query_name;
   std::optional<Upload> upload;
   if (req.is_multipart_form_data()) {
@@ -435,9 +466,9 @@ void Server::Impl::search(const httplib::Request& req, httplib::Response& res,
     query_name = file->client_name;
     if (const Upload::File* labels = upload->file("labels")) query.labels = labels->path;
     const std::string params = upload->text("params");
-    if (!params.empty()) apply_search_json(parse_json(params, "the 'params' part"), query, false);
+    if (!params.empty()) apply_search_json(parse_json(params, "the 'params' part"), query, extras, false);
   } else if (is_json(req)) {
-    apply_search_json(parse_json(read_body(reader, kMaxJsonBody), "the body"), query, true);
+    apply_search_json(parse_json(read_body(reader, kMaxJsonBody), "the body"), query, extras, true);
     if (query.indexed_id.empty()) {
       throw RequestError(400, "usage error", "a JSON search names an indexed \"volume\"; upload a file with multipart/form-data");
     }
@@ -448,6 +479,12 @@ void Server::Impl::search(const httplib::Request& req, httplib::Response& res,
                                    req.get_header_value("Content-Type")));
   }
   query.embedder = snap.embedder.get();
+  if (extras.time_limit_s > options.search_time_limit_s) {
+    throw RequestError(400, "usage error",
+                       fmt::format("search parameter 'time_limit_s' = {}: this server allows at most {} s",
+                                   extras.time_limit_s, options.search_time_limit_s));
+  }
+  const double time_limit = extras.time_limit_s > 0 ? extras.time_limit_s : options.search_time_limit_s;
   if (!search_slots.try_acquire_for(std::chrono::seconds(options.timeout_s))) {
     throw RequestError(503, "busy", fmt::format("no search slot came free within {} s", options.timeout_s));
   }
@@ -455,15 +492,28 @@ void Server::Impl::search(const httplib::Request& req, httplib::Response& res,
     std::counting_semaphore<1024>& slots;
     ~Release() { slots.release(); }
   } release{search_slots};
+  // Counted from here: the wait for a slot has its own limit.
+  query.params.set_time_limit(time_limit);
   SearchAnswer answer;
   try {
     answer = voxir::search(*snap.index, query);
   } catch (const Error& e) {
-    if (!upload) throw;
-    throw Error(e.kind(), upload->describe(e.what()));
+    const Error named = upload ? Error(e.kind(), upload->describe(e.what())) : e;
+    if (e.kind() == ErrorKind::kTimeout) throw named.wrap(fmt::format("search time limit {} s", time_limit));
+    throw named;
   }
   Json out = Json::parse(search_answer_json(answer, query.params, live.dir().filename().string(), query_name, -1));
   for (auto& r : out["results"]) r["image"] = volume_link(r["volume"].get<std::string>(), "image");
+  if (query.params.explain) {
+    const auto explained = explain(*snap.index, query, answer, extras.explain);
+    for (std::size_t i = 0; i < explained.size(); ++i) {
+      const auto& e = explained[i];
+      out["results"][i]["explanation"] = {
+          {"alignment", Json::parse(e.alignment_json)},
+          {"heatmap", png_data_url(e.heatmap_png)},
+          {"strip", e.strip_png.empty() ? Json(nullptr) : Json(png_data_url(e.strip_png))}};
+    }
+  }
   send_json(res, 200, out.dump());
 }
 

@@ -24,6 +24,9 @@ struct ServerOptions {
   int search_slots = 0;  // searches run at once; 0: the number of cores
   std::uint64_t max_upload_bytes = std::uint64_t{2} << 30;
   int timeout_s = 300;  // per-request socket read and write limit
+  // Longest a search may run once it has a slot (SearchParams::deadline); a request may ask for
+  // less ("time_limit_s"), never more. Past it the request gets 504.
+  double search_time_limit_s = 60;
   // Where uploads are staged while a request runs; empty: the system's temp folder.
   std::filesystem::path upload_dir;
   // The web page's files (index.html, app.js, style.css), served at /; empty: the API only.
@@ -36,7 +39,7 @@ struct ServerOptions {
 [[nodiscard]] bool is_loopback(std::string_view host);
 
 // Throws Error(kUsage) for options that must not run: a non-loopback host without a token, a
-// port outside 0..65535, no threads, a zero upload limit.
+// port outside 0..65535, no threads, a zero upload limit, a search time limit <= 0.
 void check_options(const ServerOptions& options);
 
 // One route as the OpenAPI document writes it, e.g. {"GET", "/api/v1/volumes/{id}"}.

@@ -22,12 +22,13 @@ enum class ErrorKind {
   kUnsupported,   // valid input that voxir does not handle (a datatype, a tilted series)
   kUsage,         // the caller asked for something impossible (bad option, bad spec string)
   kInternal,      // a broken invariant inside voxir: a bug
+  kTimeout,       // a time limit the caller set passed before the work was done (SearchParams)
 };
 
 [[nodiscard]] std::string_view to_string(ErrorKind kind);
 
 // CLI exit code of a kind: usage 2, invalid input 3, not found 4, unsupported 5, I/O 6,
-// internal 70. 0 is success and 1 is reserved for "ran, but found nothing".
+// timeout 7, internal 70. 0 is success and 1 is reserved for "ran, but found nothing".
 [[nodiscard]] int exit_code(ErrorKind kind);
 
 class Error : public std::runtime_error {

@@ -27,6 +27,7 @@
 #include "voxir/volume.h"
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -62,6 +63,16 @@ struct SearchParams {
   // stored labels, or for volumes indexed without labels by their predicted anatomy
   // (voxir/predict.h; costs a k-NN search of each such candidate's slices). "" : no filter.
   std::string require;
+  // When search() must give up: once std::chrono::steady_clock passes it, search() throws
+  // Error(kTimeout) saying how far it got. Checked between the stages and inside their long loops
+  // (embedding the query, per block of 64 slices; k-NN, per block of 64 query slices; the region
+  // filter and the re-rank, per candidate volume), so a search stops within about one block's
+  // time after it. Predicting a query's region and the one matrix product of the re-rank are not
+  // interrupted. Default: no limit. Set it with set_time_limit() or from a deadline of your own.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  // deadline = now + `seconds` (> 0, or 0 for a deadline that has already passed: tests).
+  // Throws Error(kUsage) for a negative or non-finite number.
+  void set_time_limit(double seconds);
   // Throws Error(kUsage) naming the bad knob.
   void validate() const;
 };
@@ -162,8 +173,9 @@ struct Query {
 // Runs `query` on `index` (the stages above). Throws Error: kUsage for a malformed query (no or
 // several sources, region and slices both, slices outside the volume),
 // kNotFound for an unknown region name or indexed id, a region on no slice of the query (or not
-// predicted on any), an index without labelled volumes to predict a region from, and
-// whatever reading or embedding the query throws (with the query's path as context).
+// predicted on any), an index without labelled volumes to predict a region from, kTimeout once
+// SearchParams::deadline has passed, and whatever reading or embedding the query throws (with
+// the query's path as context).
 // Thread-safe for concurrent calls on the same index.
 [[nodiscard]] SearchAnswer search(const Index& index, const Query& query);
 

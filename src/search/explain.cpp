@@ -1,10 +1,12 @@
 // Explanations of search results (voxir/explain.h): the re-ranker's similarity matrix as a
-// heatmap with its alignment, aligned slice pairs, and the alignment as JSON.
+// heatmap with its alignment, aligned slice pairs, and the alignment as JSON, made in memory;
+// writing them as files is a separate step.
 #include "voxir/explain.h"
 
 #include "search/png.h"
 #include "util/file.h"
 #include "voxir/error.h"
+#include "voxir/index.h"
 #include "voxir/volume.h"
 
 #include <fmt/core.h>
@@ -120,76 +122,134 @@ void ExplainOptions::validate() const {
     fail(ErrorKind::kUsage, "explain window width = {}: must be > 0", window_width);
 }
 
-std::vector<ExplainFiles> write_explanations(const SearchAnswer& answer, const Volume* query,
-                                             const std::filesystem::path& dir,
-                                             const ExplainOptions& options) {
-  options.validate();
-  std::filesystem::create_directories(dir);
-  std::vector<ExplainFiles> out;
-  for (std::size_t rank = 0; rank < answer.results.size(); ++rank) {
-    const SearchResult& r = answer.results[rank];
-    const auto rows = static_cast<std::int64_t>(r.alignment.size());
-    if (r.similarity_columns <= 0 ||
-        r.similarity.size() != static_cast<std::size_t>(rows * r.similarity_columns)) {
-      fail(ErrorKind::kUsage,
-           "result {} has no similarity matrix to explain: search with SearchParams::explain (and "
-           "re-ranking)",
-           r.volume);
-    }
-    const int cell =
-        options.cell > 0
-            ? options.cell
-            : std::max<int>(1, static_cast<int>(512 / std::max(rows, r.similarity_columns)));
-    const std::string stem = file_stem(rank + 1, r.volume);
-    ExplainFiles files;
-    files.heatmap = dir / (stem + "_heatmap.png");
-    write_png(files.heatmap, heatmap(r, cell));
+namespace {
 
-    const auto picked = strip_rows(r.alignment.size(), options.pairs);
-    Json strip_json = Json::array();
-    if (query == nullptr) {
-      files.strip_note = "no query volume (vectors or an indexed volume were searched)";
-    } else {
-      try {
-        const Volume result = read_volume(r.path);
-        files.strip = dir / (stem + "_strip.png");
-        write_png(files.strip, strip(r, picked, *query, result, options));
-        for (const auto i : picked) {
-          strip_json.push_back({{"query_slice", r.alignment[i].query_slice},
-                                {"result_slice", r.alignment[i].volume_slice}});
-        }
-      } catch (const Error& e) {
-        if (e.kind() == ErrorKind::kIo && !files.strip.empty()) throw;
-        files.strip.clear();
-        files.strip_note = fmt::format("cannot read the result volume: {}", e.what());
+// One result, in memory. `query` may be nullptr; `no_query` says why when it is.
+Explanation explain_result(const SearchResult& r, std::size_t rank, const Volume* query,
+                           const std::string& no_query, const ExplainOptions& options) {
+  const auto rows = static_cast<std::int64_t>(r.alignment.size());
+  if (r.similarity_columns <= 0 ||
+      r.similarity.size() != static_cast<std::size_t>(rows * r.similarity_columns)) {
+    fail(ErrorKind::kUsage,
+         "result {} has no similarity matrix to explain: search with SearchParams::explain (and "
+         "re-ranking)",
+         r.volume);
+  }
+  const int cell =
+      options.cell > 0
+          ? options.cell
+          : std::max<int>(1, static_cast<int>(512 / std::max(rows, r.similarity_columns)));
+  Explanation out;
+  out.rank = rank;
+  out.volume = r.volume;
+  out.heatmap_png = encode_png(heatmap(r, cell));
+
+  const auto picked = strip_rows(r.alignment.size(), options.pairs);
+  Json strip_json = Json::array();
+  if (query == nullptr) {
+    out.strip_note = no_query;
+  } else {
+    std::optional<Volume> result;
+    try {
+      result.emplace(read_volume(r.path));
+    } catch (const Error& e) {
+      out.strip_note = fmt::format("cannot read the result volume: {}", e.what());
+    }
+    if (result) {
+      out.strip_png = encode_png(strip(r, picked, *query, *result, options));
+      for (const auto i : picked) {
+        strip_json.push_back({{"query_slice", r.alignment[i].query_slice},
+                              {"result_slice", r.alignment[i].volume_slice}});
       }
     }
+  }
 
-    Json j;
-    j["volume"] = r.volume;
-    j["path"] = r.path;
-    j["score"] = r.score;
-    j["rank"] = rank + 1;
-    j["cell"] = cell;
-    Json query_rows = Json::array();
-    Json alignment = Json::array();
-    for (std::size_t i = 0; i < r.alignment.size(); ++i) {
-      const auto& a = r.alignment[i];
-      query_rows.push_back(a.query_slice);
-      alignment.push_back({{"row", i},
-                           {"query_slice", a.query_slice},
-                           {"result_slice", a.volume_slice},
-                           {"similarity", a.similarity}});
+  Json j;
+  j["volume"] = r.volume;
+  j["path"] = r.path;
+  j["score"] = r.score;
+  j["rank"] = rank;
+  j["cell"] = cell;
+  Json query_rows = Json::array();
+  Json alignment = Json::array();
+  for (std::size_t i = 0; i < r.alignment.size(); ++i) {
+    const auto& a = r.alignment[i];
+    query_rows.push_back(a.query_slice);
+    alignment.push_back({{"row", i},
+                         {"query_slice", a.query_slice},
+                         {"result_slice", a.volume_slice},
+                         {"similarity", a.similarity}});
+  }
+  j["rows"] = query_rows;
+  j["columns"] = r.similarity_columns;
+  j["alignment"] = alignment;
+  j["strip"] = strip_json;
+  if (!out.strip_note.empty()) j["strip_note"] = out.strip_note;
+  out.alignment_json = j.dump(2) + "\n";
+  return out;
+}
+
+std::vector<Explanation> explain_all(const SearchAnswer& answer, const Volume* query,
+                                     const std::string& no_query, const ExplainOptions& options) {
+  options.validate();
+  std::vector<Explanation> out;
+  for (std::size_t i = 0; i < answer.results.size(); ++i)
+    out.push_back(explain_result(answer.results[i], i + 1, query, no_query, options));
+  return out;
+}
+
+std::span<const std::uint8_t> bytes_of(const std::string& text) {
+  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
+}
+
+}  // namespace
+
+std::vector<Explanation> explain(const SearchAnswer& answer, const Volume* query,
+                                 const ExplainOptions& options) {
+  return explain_all(answer, query, "no query volume (vectors or an indexed volume were searched)",
+                     options);
+}
+
+std::vector<Explanation> explain(const Index& index, const Query& query, const SearchAnswer& answer,
+                                 const ExplainOptions& options) {
+  options.validate();
+  std::optional<Volume> read;
+  const Volume* volume = query.volume;
+  std::string no_query = "no query volume (query vectors were searched)";
+  try {
+    if (!query.path.empty()) {
+      volume = &read.emplace(read_volume(query.path, query.read));
+    } else if (!query.indexed_id.empty()) {
+      const IndexedVolume* v = index.find(query.indexed_id);
+      if (v == nullptr) fail(ErrorKind::kNotFound, "no indexed volume '{}'", query.indexed_id);
+      volume = &read.emplace(read_volume(v->source));
     }
-    j["rows"] = query_rows;
-    j["columns"] = r.similarity_columns;
-    j["alignment"] = alignment;
-    j["strip"] = strip_json;
-    if (!files.strip_note.empty()) j["strip_note"] = files.strip_note;
+  } catch (const Error& e) {
+    no_query = fmt::format("cannot read the query volume: {}", e.what());
+  }
+  return explain_all(answer, volume, no_query, options);
+}
+
+std::vector<ExplainFiles> write_explanations(std::span<const Explanation> explanations,
+                                             const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    fail(ErrorKind::kIo, "{}: cannot create the explanations folder: {}", dir.string(),
+         ec.message());
+  std::vector<ExplainFiles> out;
+  for (const auto& e : explanations) {
+    const std::string stem = file_stem(e.rank, e.volume);
+    ExplainFiles files;
+    files.heatmap = dir / (stem + "_heatmap.png");
+    write_file_atomic(files.heatmap, e.heatmap_png);
+    if (!e.strip_png.empty()) {
+      files.strip = dir / (stem + "_strip.png");
+      write_file_atomic(files.strip, e.strip_png);
+    }
+    files.strip_note = e.strip_note;
     files.alignment = dir / (stem + "_alignment.json");
-    const std::string text = j.dump(2) + "\n";
-    write_file_atomic(files.alignment,
-                      std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+    write_file_atomic(files.alignment, bytes_of(e.alignment_json));
     out.push_back(std::move(files));
   }
   return out;

@@ -1,8 +1,10 @@
-// 8-bit RGB PNG files (libpng) for explanations (voxir/explain.h).
+// 8-bit RGB PNG images (libpng) for explanations (voxir/explain.h), made and read in memory.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <span>
+#include <string_view>
 #include <vector>
 
 namespace voxir {
@@ -22,10 +24,12 @@ struct RgbImage {
   }
 };
 
-// Throws Error(kIo) naming the file when it cannot be written.
-void write_png(const std::filesystem::path& path, const RgbImage& image);
-// Reads an 8-bit RGB or RGBA PNG (alpha dropped). Throws Error(kIo) for an unreadable file,
-// kInvalidInput for another bit depth or colour type.
+// The PNG file's bytes. Throws Error(kInternal) when libpng refuses the image (an empty one).
+[[nodiscard]] std::vector<std::uint8_t> encode_png(const RgbImage& image);
+// Decodes an 8-bit RGB or RGBA PNG (alpha dropped). Throws Error(kInvalidInput) for bytes that
+// are not such a PNG, naming `what` (a file name, "the heatmap").
+[[nodiscard]] RgbImage decode_png(std::span<const std::uint8_t> bytes, std::string_view what);
+// decode_png of a file's bytes; Error(kNotFound or kIo) when it cannot be read.
 [[nodiscard]] RgbImage read_png(const std::filesystem::path& path);
 
 }  // namespace voxir

@@ -8,6 +8,7 @@
 #include "voxir/search.h"
 #include "voxir/volume.h"
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 
@@ -227,10 +228,20 @@ void resolve_volume(const Index& index, const Query& query, Resolved& out, Searc
   const auto dim = static_cast<std::size_t>(embedder->dim());
   out.owned.resize(static_cast<std::size_t>(n) * dim);
   out.content.resize(static_cast<std::size_t>(n));
-  embedder->embed_measured(*volume, embed[0], embed[1] + 1, out.owned, out.content);
+  // In blocks, so that a deadline is noticed while a long query is embedded.
+  for (std::int64_t b = 0; b < n; b += kDeadlineBlock) {
+    check_deadline(params, "embedding the query (slice {} of {})", b + 1, n);
+    const std::int64_t m = std::min(kDeadlineBlock, n - b);
+    const auto first = static_cast<std::size_t>(b);
+    const auto count = static_cast<std::size_t>(m);
+    embedder->embed_measured(*volume, embed[0] + b, embed[0] + b + m,
+                             std::span(out.owned).subspan(first * dim, count * dim),
+                             std::span(out.content).subspan(first, count));
+  }
   out.vectors = out.owned;
   out.embed_ms = ms_since(t);
   if (predict) {
+    check_deadline(params, "predicting the query's region");
     PredictOptions options = query.predict;
     options.exclude.insert(options.exclude.end(), params.exclude.begin(), params.exclude.end());
     Query with_exclude = query;
@@ -258,6 +269,7 @@ void locate_in_results(const Index& index, const Query& query, SearchAnswer& ans
   const Region region = ClassCatalog::builtin().region(name);
   RegionLocator locator(index, query.predict);
   for (auto& r : answer.results) {
+    check_deadline(query.params, "finding region '{}' in result {}", region.name, r.volume);
     const IndexedVolume* v = index.find(r.volume);
     if (v == nullptr) continue;
     try {
@@ -277,6 +289,7 @@ void locate_in_results(const Index& index, const Query& query, SearchAnswer& ans
 SearchAnswer search(const Index& index, const Query& query) {
   check_query(query);
   SearchParams params = query.params;
+  check_deadline(params, "starting");
   Resolved resolved;
   if (!query.indexed_id.empty()) {
     resolve_indexed(index, query, resolved, params);
@@ -285,6 +298,7 @@ SearchAnswer search(const Index& index, const Query& query) {
   } else {
     with_context(source_name(query), [&] { resolve_volume(index, query, resolved, params); });
   }
+  check_deadline(params, "resolving the query's slices");
   const Range r = resolved.slices;
   // A query without body fails naming its source: "q.nii.gz: slices 0..9 contain no body".
   SearchAnswer answer = with_context(source_name(query), [&] {

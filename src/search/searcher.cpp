@@ -114,6 +114,24 @@ VoteMode parse_vote_mode(std::string_view text) {
   fail(ErrorKind::kUsage, "vote mode \"{}\": expected count, sum or max", text);
 }
 
+void SearchParams::set_time_limit(double seconds) {
+  if (!(seconds >= 0) || !std::isfinite(seconds)) {
+    fail(ErrorKind::kUsage, "time limit {} s: expected a number of seconds >= 0", seconds);
+  }
+  // Beyond the clock's range (centuries) a limit is no limit.
+  const auto limit = std::chrono::duration<double>(seconds);
+  const auto now = Clock::now();
+  deadline = limit < Clock::time_point::max() - now
+                 ? now + std::chrono::duration_cast<Clock::duration>(limit)
+                 : Clock::time_point::max();
+}
+
+void fail_past_deadline(const SearchParams& params, std::string_view doing) {
+  fail(ErrorKind::kTimeout,
+       "the search passed its time limit while {} ({:.0f} ms past the deadline)", doing,
+       std::chrono::duration<double, std::milli>(Clock::now() - params.deadline).count());
+}
+
 void SearchParams::validate() const {
   ann.validate();
   if (k < 1) fail(ErrorKind::kUsage, "k = {}: each query slice must fetch at least 1 neighbour", k);
@@ -171,10 +189,24 @@ SearchAnswer run_stages(const Index& index, std::span<const float> all_query,
       std::min<std::int64_t>(k + excluded_slices + empty_allowance, index.num_vectors()));
   std::vector<std::int64_t> ids(static_cast<std::size_t>(n * fetch));
   std::vector<float> sims(ids.size());
-  index.search(query, n, fetch, params.ann, ids, sims);
+  // In blocks, so that a deadline is noticed while a long query searches a large index.
+  for (std::int64_t b = 0; b < n; b += kDeadlineBlock) {
+    check_deadline(
+        params, "searching the nearest slices of query slice {} of {} (stage 1 of 4, candidates)",
+        b + 1, n);
+    const std::int64_t m = std::min(kDeadlineBlock, n - b);
+    const auto d = static_cast<std::size_t>(dim);
+    const auto f = static_cast<std::size_t>(fetch);
+    const auto first = static_cast<std::size_t>(b);
+    const auto count = static_cast<std::size_t>(m);
+    index.search(query.subspan(first * d, count * d), m, fetch, params.ann,
+                 std::span(ids).subspan(first * f, count * f),
+                 std::span(sims).subspan(first * f, count * f));
+  }
   answer.timings.candidates_ms = ms_since(t);
 
   // Stage 2: hits vote for their volumes.
+  check_deadline(params, "counting votes (stage 2 of 4, aggregate)");
   t = Clock::now();
   std::unordered_map<std::size_t, Candidate> by_volume;
   for (std::int64_t i = 0; i < n; ++i) {
@@ -220,6 +252,10 @@ SearchAnswer run_stages(const Index& index, std::span<const float> all_query,
     std::vector<Candidate> passing;
     for (auto& c : ranked) {
       if (passing.size() >= want) break;
+      check_deadline(
+          params,
+          "checking candidate volumes for region '{}' ({} of {} passed; stage 2 of 4, aggregate)",
+          region.name, passing.size(), want);
       if (locator.locate(c.volume, region)) passing.push_back(std::move(c));
     }
     ranked = std::move(passing);
@@ -227,6 +263,7 @@ SearchAnswer run_stages(const Index& index, std::span<const float> all_query,
   answer.timings.aggregate_ms = ms_since(t);
 
   // Stage 3: exact late-interaction score over all slices of each candidate.
+  check_deadline(params, "starting the re-rank (stage 3 of 4)");
   t = Clock::now();
   std::vector<std::vector<float>> best(ranked.size());
   std::vector<std::vector<std::int64_t>> argmax(ranked.size());
@@ -264,6 +301,8 @@ SearchAnswer run_stages(const Index& index, std::span<const float> all_query,
       }
     }
     for (std::size_t c = 0; c < ranked.size(); ++c) {
+      check_deadline(params, "re-ranking candidate volume {} of {} (stage 3 of 4)", c + 1,
+                     ranked.size());
       best[c].resize(static_cast<std::size_t>(n));
       argmax[c].resize(static_cast<std::size_t>(n));
       double total = 0;
@@ -301,6 +340,7 @@ SearchAnswer run_stages(const Index& index, std::span<const float> all_query,
   answer.timings.rerank_ms = ms_since(t);
 
   // Stage 4: where in each result the query lies.
+  check_deadline(params, "localizing the results (stage 4 of 4)");
   t = Clock::now();
   for (std::size_t r = 0; r < ranked.size(); ++r) {
     const auto& c = ranked[r];

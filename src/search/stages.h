@@ -4,8 +4,13 @@
 
 #include "voxir/search.h"
 
+#include <fmt/format.h>
+
+#include <chrono>
 #include <cstdint>
 #include <span>
+#include <string_view>
+#include <utility>
 
 // (In namespace voxir: a namespace voxir::search would clash with the function voxir::search.)
 namespace voxir {
@@ -18,5 +23,17 @@ namespace voxir {
                                       std::int64_t n, std::int64_t first_slice,
                                       const SearchParams& params,
                                       std::span<const float> query_content = {});
+
+// Slices embedded, or query vectors searched, between two checks of SearchParams::deadline.
+inline constexpr std::int64_t kDeadlineBlock = 64;
+
+// Throws Error(kTimeout) "the search passed its time limit while <doing>" (doing formatted from
+// the arguments, only then) once params.deadline has passed.
+[[noreturn]] void fail_past_deadline(const SearchParams& params, std::string_view doing);
+template <typename... Args>
+void check_deadline(const SearchParams& params, fmt::format_string<Args...> doing, Args&&... args) {
+  if (std::chrono::steady_clock::now() < params.deadline) return;
+  fail_past_deadline(params, fmt::format(doing, std::forward<Args>(args)...));
+}
 
 }  // namespace voxir

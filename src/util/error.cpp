@@ -10,6 +10,7 @@ std::string_view to_string(ErrorKind kind) {
     case ErrorKind::kUnsupported: return "unsupported";
     case ErrorKind::kUsage: return "usage error";
     case ErrorKind::kInternal: return "internal error";
+    case ErrorKind::kTimeout: return "timeout";
   }
   return "unknown error";
 }
@@ -21,6 +22,7 @@ int exit_code(ErrorKind kind) {
     case ErrorKind::kNotFound: return 4;
     case ErrorKind::kUnsupported: return 5;
     case ErrorKind::kIo: return 6;
+    case ErrorKind::kTimeout: return 7;
     case ErrorKind::kInternal: return 70;
   }
   return 70;

@@ -314,6 +314,14 @@ TEST(Cli, PredictedRegionsRequireAndExplain) {
   EXPECT_EQ(run_voxir("search " + index + " " + ct3 + " --region brain").code, 4);  // not in the query
   EXPECT_EQ(run_voxir("search " + index + " " + ct3 + " --explain x --no-rerank").code, 2);
 
+  // --time-limit: 1 ns has passed before the search first checks it (exit 7, naming the limit);
+  // a generous one changes nothing; a negative one is a usage error.
+  r = run_voxir("search " + index + " " + ct3 + " --time-limit 1e-9");
+  EXPECT_EQ(r.code, 7) << r.out;
+  EXPECT_NE(r.out.find("--time-limit 1e-09 s: the search passed its time limit"), std::string::npos) << r.out;
+  EXPECT_EQ(run_voxir("search " + index + " " + ct3 + " --time-limit 600").code, 0);
+  EXPECT_EQ(run_voxir("search " + index + " " + ct3 + " --time-limit -1").code, 2);
+
   // An index of plain files (no segmentations/ beside them) has no labels to predict from.
   const std::string plain = (tmp / "plain").string();
   std::filesystem::copy_file(ct3, tmp / "loose.nii.gz");

@@ -1,9 +1,11 @@
 // API tests of `voxir serve`: a real server on an ephemeral loopback port, driven by a real HTTP
 // client (cpp-httplib's), over an index of synthetic abdomen phantoms with labels.
+#include "search/png.h"
 #include "server.h"
 #include "testutil/temp_dir.h"
 #include "voxir/embed.h"
 #include "voxir/error.h"
+#include "voxir/explain.h"
 #include "voxir/index.h"
 #include "voxir/ingest.h"
 #include "voxir/synth.h"
@@ -12,6 +14,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <openssl/evp.h>
 
 #include <atomic>
 #include <chrono>
@@ -239,6 +242,102 @@ TEST_F(ServerTest, MultipartSearchWithAnUploadedScanAndRemovesTheUpload) {
   EXPECT_EQ(answer["query"]["path"], "query.nii.gz");
   EXPECT_EQ(answer["params"]["rerank_n"], 20);
   EXPECT_TRUE(uploads_empty());
+}
+
+// The bytes of a "data:image/png;base64,..." URL (OpenSSL's decoder).
+std::vector<std::uint8_t> png_of_data_url(const std::string& url) {
+  const std::string head = "data:image/png;base64,";
+  EXPECT_EQ(url.rfind(head, 0), 0U) << url.substr(0, 40);
+  const std::string b64 = url.substr(std::min(url.size(), head.size()));
+  std::vector<std::uint8_t> out(b64.size() / 4 * 3 + 3);
+  const int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(b64.data()),
+                                static_cast<int>(b64.size()));
+  EXPECT_GE(n, 0) << "not base64";
+  // EVP_DecodeBlock counts the bytes of '=' padding as zeros.
+  std::size_t size = static_cast<std::size_t>(std::max(n, 0));
+  for (std::size_t i = b64.size(); i > 0 && b64[i - 1] == '='; --i) --size;
+  out.resize(size);
+  return out;
+}
+
+TEST_F(ServerTest, SearchWithExplainCarriesTheLibrarysAlignmentAndPictures) {
+  const auto index = Index::open(index_dir());
+  const std::string id = index->volumes()[1].id;
+  const Json request = {{"volume", id}, {"slices", {2, 8}}, {"top", 2}, {"explain", true}, {"explain_pairs", 3}};
+  const Json answer = body(client_->Post("/api/v1/search", request.dump(), "application/json"));
+  ASSERT_TRUE(answer.contains("results")) << answer.dump();
+  ASSERT_FALSE(answer["results"].empty());
+
+  // The library's own explanation of the same query.
+  Query q;
+  q.indexed_id = id;
+  q.slices = std::array<std::int64_t, 2>{2, 8};
+  q.params.top = 2;
+  q.params.explain = true;
+  const SearchAnswer library = search(*index, q);
+  ExplainOptions options;
+  options.pairs = 3;
+  const auto explained = explain(*index, q, library, options);
+  ASSERT_EQ(answer["results"].size(), explained.size());
+  for (std::size_t r = 0; r < explained.size(); ++r) {
+    const Json& e = answer["results"][r]["explanation"];
+    SCOPED_TRACE(answer["results"][r]["volume"].get<std::string>());
+    const Json alignment = Json::parse(explained[r].alignment_json);
+    EXPECT_EQ(e["alignment"], alignment);
+    const RgbImage heat = decode_png(png_of_data_url(e["heatmap"].get<std::string>()), "heatmap");
+    EXPECT_EQ(heat.width, alignment["columns"].get<int>() * alignment["cell"].get<int>());
+    EXPECT_EQ(heat.height, static_cast<int>(alignment["rows"].size()) * alignment["cell"].get<int>());
+    ASSERT_TRUE(e["strip"].is_string()) << "the indexed query volume is read for the strip";
+    EXPECT_EQ(e["alignment"]["strip"].size(), 3U);
+    const RgbImage strip = decode_png(png_of_data_url(e["strip"].get<std::string>()), "strip");
+    EXPECT_EQ(strip.height % 3, 0) << "three rows of pairs";
+    EXPECT_GT(strip.width, 0);
+  }
+
+  // An uploaded query: its strips show the upload, which is gone afterwards.
+  httplib::MultipartFormDataItems items = {
+      {"file", file_bytes(ct(2)), "query.nii.gz", "application/gzip"},
+      {"params", Json{{"top", 1}, {"explain", true}}.dump(), "", "application/json"}};
+  const Json uploaded = body(client_->Post("/api/v1/search", items));
+  ASSERT_EQ(uploaded["results"].size(), 1U) << uploaded.dump();
+  const Json& e = uploaded["results"][0]["explanation"];
+  ASSERT_TRUE(e["strip"].is_string()) << e["alignment"].dump();
+  EXPECT_GT(decode_png(png_of_data_url(e["strip"].get<std::string>()), "strip").width, 0);
+  EXPECT_TRUE(uploads_empty());
+
+  // Without "explain" no explanation; explain without re-ranking, or with 0 pairs, is refused.
+  const Json plain = body(client_->Post("/api/v1/search", Json{{"volume", id}, {"top", 1}}.dump(), "application/json"));
+  EXPECT_FALSE(plain["results"][0].contains("explanation"));
+  EXPECT_EQ(error_kind(client_->Post("/api/v1/search", Json{{"volume", id}, {"explain", true}, {"rerank", false}}.dump(),
+                                     "application/json"),
+                       400),
+            "usage error");
+  EXPECT_EQ(error_kind(client_->Post("/api/v1/search", Json{{"volume", id}, {"explain", true}, {"explain_pairs", 0}}.dump(),
+                                     "application/json"),
+                       400),
+            "usage error");
+}
+
+TEST_F(ServerTest, SearchTimeLimitGives504AndCannotBeRaisedByARequest) {
+  ServerOptions options;
+  options.search_time_limit_s = 30;
+  start(options);
+  const auto post = [&](const Json& j) { return client_->Post("/api/v1/search", j.dump(), "application/json"); };
+  // 1 ns has passed before the search's first check of its deadline.
+  const auto r = post({{"volume", "s0001"}, {"time_limit_s", 1e-9}});
+  EXPECT_EQ(error_kind(r, 504), "timeout");
+  EXPECT_NE(r->body.find("time limit"), std::string::npos) << r->body;
+  EXPECT_TRUE(logged("POST /api/v1/search 504"));
+  // Within the server's limit the same search runs; above it, or not positive, is refused.
+  const auto ok = post({{"volume", "s0001"}, {"time_limit_s", 30}});
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+  EXPECT_EQ(error_kind(post({{"volume", "s0001"}, {"time_limit_s", 31}}), 400), "usage error");
+  EXPECT_EQ(error_kind(post({{"volume", "s0001"}, {"time_limit_s", 0}}), 400), "usage error");
+  EXPECT_EQ(error_kind(post({{"volume", "s0001"}, {"time_limit_s", "5"}}), 400), "usage error");
+  ServerOptions bad;
+  bad.search_time_limit_s = 0;
+  EXPECT_THROW(check_options(bad), Error);
 }
 
 TEST_F(ServerTest, BadRequestsGetClearErrorsAndLeaveNoFiles) {

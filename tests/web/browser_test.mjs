@@ -1,7 +1,8 @@
 // Browser test of `voxir serve`'s web page: Debian's Chromium, headless, driven by playwright-core.
 // Builds a small phantom index, starts the server on a free loopback port, runs a region search
-// and a slice-range search from the page, checks the result list and that each result's viewer
-// shows a slice inside the matched range, saves screenshots, and stops the server with SIGTERM.
+// and a slice-range search from the page, checks the result list, that each result's viewer
+// shows a slice inside the matched range and that its explanation (heatmap and strip) is shown,
+// saves screenshots, and stops the server with SIGTERM.
 // Usage: node browser_test.mjs <voxir binary> <web source dir> <work dir> <screenshot dir>
 // Exit 77 (skipped) when Chromium is not installed.
 import { spawn, spawnSync } from 'node:child_process'
@@ -79,6 +80,18 @@ try {
     check(Number(r.slice) >= a && Number(r.slice) <= b, `result ${r.volume}'s viewer shows slice ${r.slice}, inside its match ${a}..${b}`)
   }
   await page.screenshot({ path: path.join(shots, 'region-search.png'), fullPage: true })
+
+  // Each result shows its explanation: the heatmap and the strip, decoded by the browser.
+  await page.waitForFunction(() => [...document.querySelectorAll('#results .explanation img')].every((i) => i.complete), null, { timeout: 30000 })
+  const pictures = await page.$$eval('#results li', (lis) => lis.map((li) => ({
+    volume: li.dataset.volume,
+    heatmap: li.querySelector('img.heatmap')?.naturalWidth ?? 0,
+    strip: li.querySelector('img.strip')?.naturalWidth ?? 0
+  })))
+  for (const p of pictures) {
+    check(p.heatmap > 0 && p.strip > 0, `result ${p.volume} shows its heatmap (${p.heatmap} px wide) and strip (${p.strip} px wide)`)
+  }
+  await page.locator('#results .explanation').first().screenshot({ path: path.join(shots, 'explanation.png') })
 
   // A slice-range search, typed in.
   await page.evaluate(() => { document.body.dataset.searched = '' })

@@ -104,7 +104,7 @@ async function loadVolumeList () {
 }
 
 function searchParams () {
-  const p = { k: Number($('k').value), top: Number($('top').value) }
+  const p = { k: Number($('k').value), top: Number($('top').value), explain: $('explain').checked }
   const region = $('region').value.trim()
   const first = $('slice-first').value
   const last = $('slice-last').value
@@ -155,6 +155,34 @@ function alignmentPlot (result, answer) {
   return svg
 }
 
+// The server's explanation of a result (docs/server.md): the similarity heatmap with the MaxSim
+// alignment in red, and the strip of aligned query | result slice pairs, both inline PNGs.
+function explanationFigure (r) {
+  const box = document.createElement('div')
+  box.className = 'explanation'
+  const a = r.explanation.alignment
+  const picture = (src, cls, alt) => {
+    const img = document.createElement('img')
+    img.className = cls
+    img.src = src
+    img.alt = alt
+    img.title = alt
+    return img
+  }
+  box.append(picture(r.explanation.heatmap, 'heatmap',
+    `similarity of query slices ${a.rows[0]}–${a.rows[a.rows.length - 1]} (rows) with the ${a.columns} slices of ${r.volume} (columns); red: the aligned slice`))
+  if (r.explanation.strip) {
+    box.append(picture(r.explanation.strip, 'strip',
+      `query slice | aligned slice of ${r.volume}: ${a.strip.map((p) => `${p.query_slice}→${p.result_slice}`).join(', ')}`))
+  } else {
+    const note = document.createElement('p')
+    note.className = 'hint'
+    note.textContent = `no slice pairs: ${a.strip_note}`
+    box.append(note)
+  }
+  return box
+}
+
 async function showResults (answer) {
   for (const nv of state.viewers) nv.gl?.getExtension('WEBGL_lose_context')?.loseContext()
   state.viewers = []
@@ -180,6 +208,7 @@ async function showResults (answer) {
     box.append(canvas)
     views.append(box, alignmentPlot(r, answer))
     li.append(meta, views)
+    if (r.explanation) li.append(explanationFigure(r))
     list.append(li)
     const nv = await viewer(canvas)
     state.viewers.push(nv)
