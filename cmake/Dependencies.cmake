@@ -21,6 +21,9 @@ pkg_check_modules(LIBDEFLATE REQUIRED IMPORTED_TARGET libdeflate)
 # cpp-httplib: Debian builds it as a shared library; its .pc carries the feature defines
 # (OpenSSL, zlib, brotli) the header must be compiled with.
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+# libarchive: zips of DICOM series uploaded to voxir serve (apps/server only; the library never
+# reads archives).
+pkg_check_modules(LIBARCHIVE REQUIRED IMPORTED_TARGET libarchive)
 
 # libtorch (Debian libtorch-dev) for TorchScript models; optional: without it, torchscript:
 # specs fail with kUnsupported. scripts/setup installs it, so the normal build has it.

@@ -61,6 +61,19 @@ CREATE TABLE content(
   body_mm2 BLOB NOT NULL);       -- float32 per slice: body area in mm² (format version 2)
 )sql";
 
+// Format version 3: where each labelled volume's labels were read from at ingest.
+constexpr const char* kLabelsSourceSchema = R"sql(
+CREATE TABLE labels_source(
+  volume INTEGER PRIMARY KEY,    -- volumes.pos
+  path TEXT NOT NULL);           -- folder of per-class masks or multilabel file, absolute
+)sql";
+
+bool has_table(sqlite3* db, const char* name, const std::filesystem::path& file) {
+  Statement s(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", file);
+  sqlite3_bind_text(s.get(), 1, name, -1, SQLITE_STATIC);
+  return sqlite3_step(s.get()) == SQLITE_ROW;
+}
+
 }  // namespace
 
 Catalog::Catalog(const std::filesystem::path& file) : file_(file) {
@@ -101,7 +114,26 @@ std::vector<IndexedVolume> Catalog::volumes() const {
   if (rc != SQLITE_DONE)
     fail(ErrorKind::kInvalidInput, "{}: reading volumes failed: {}", file_.string(),
          sqlite3_errmsg(db_));
+  read_labels_sources(out);
   return out;
+}
+
+void Catalog::read_labels_sources(std::vector<IndexedVolume>& volumes) const {
+  if (!has_table(db_, "labels_source", file_)) return;  // format version 1 or 2
+  std::unordered_map<std::string, IndexedVolume*> by_id;
+  for (auto& v : volumes) by_id.emplace(v.id, &v);
+  Statement s(db_,
+              "SELECT volumes.id, labels_source.path FROM labels_source JOIN volumes ON "
+              "volumes.pos = labels_source.volume",
+              file_);
+  int rc = 0;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    const auto it = by_id.find(column_text(s.get(), 0));
+    if (it != by_id.end()) it->second->labels_source = column_text(s.get(), 1);
+  }
+  if (rc != SQLITE_DONE)
+    fail(ErrorKind::kInvalidInput, "{}: reading labels sources failed: {}", file_.string(),
+         sqlite3_errmsg(db_));
 }
 
 VolumeVectors Catalog::labels(const IndexedVolume& volume) const {
@@ -139,11 +171,7 @@ std::unordered_map<std::string, std::vector<float>> Catalog::contents(
     std::span<const IndexedVolume> volumes) const {
   const std::lock_guard guard(lock_);
   std::unordered_map<std::string, std::vector<float>> out;
-  {
-    Statement has(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'content'",
-                  file_);
-    if (sqlite3_step(has.get()) != SQLITE_ROW) return out;  // format version 1
-  }
+  if (!has_table(db_, "content", file_)) return out;  // format version 1
   std::unordered_map<std::string, std::int64_t> slices;
   for (const auto& v : volumes) slices.emplace(v.id, v.num_slices);
   Statement s(db_,
@@ -183,10 +211,12 @@ void write_catalog(const std::filesystem::path& file, const std::vector<IndexedV
   // file itself: no journal is needed while filling it.
   exec(db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;", file);
   exec(db, kSchema, file);
+  exec(db, kLabelsSourceSchema, file);
   exec(db, "BEGIN", file);
   Statement vol(db, "INSERT INTO volumes VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)", file);
   Statement sl(db, "INSERT INTO slices VALUES(?1,?2,?3)", file);
   Statement ct(db, "INSERT INTO content VALUES(?1,?2)", file);
+  Statement ls(db, "INSERT INTO labels_source VALUES(?1,?2)", file);
   for (std::size_t i = 0; i < volumes.size(); ++i) {
     const auto& v = volumes[i];
     sqlite3_stmt* s = vol.get();
@@ -205,6 +235,16 @@ void write_catalog(const std::filesystem::path& file, const std::vector<IndexedV
     if (sqlite3_step(s) != SQLITE_DONE) {
       fail(ErrorKind::kIo, "{}: inserting volume {} failed: {}", file.string(), v.id,
            sqlite3_errmsg(db));
+    }
+    if (!v.labels_source.empty()) {
+      sqlite3_stmt* l = ls.get();
+      sqlite3_reset(l);
+      sqlite3_bind_int64(l, 1, static_cast<sqlite3_int64>(i));
+      sqlite3_bind_text(l, 2, v.labels_source.c_str(), -1, SQLITE_TRANSIENT);
+      if (sqlite3_step(l) != SQLITE_DONE) {
+        fail(ErrorKind::kIo, "{}: inserting the labels source of {} failed: {}", file.string(),
+             v.id, sqlite3_errmsg(db));
+      }
     }
     const VolumeVectors labels = labels_of(i);
     if (!labels.content.empty()) {

@@ -11,8 +11,10 @@
 namespace voxir::index {
 
 // Version 2 added per-slice content to the catalog; version 1 indexes still open (their slices
-// all count as having content) and a write to them produces version 2.
-inline constexpr int kFormatVersion = 2;
+// all count as having content) and a write to them produces the current version.
+// Version 3 added the labels source of each volume (catalog table labels_source); older indexes
+// open with empty labels sources.
+inline constexpr int kFormatVersion = 3;
 inline constexpr int kOldestFormatVersion = 1;
 inline constexpr const char* kCurrentFile = "CURRENT";
 inline constexpr const char* kManifestFile = "manifest.json";
