@@ -56,10 +56,16 @@ function showSlice (nv, canvas, z) {
 // class under the crosshair is named below the viewer. One entry per viewer that may show one.
 const overlays = new Map() // canvas -> { nv, info: volume metadata or null }
 
-// One colour per class value (golden-angle hues), transparent background, names for NiiVue.
+// NiiVue looks label colours up in a linearly filtered texture and nudges small values up by 2/256
+// of its width, so with more than 64 labels the background would pick up some of the colour of
+// value 1. Shifting every class value up by this much keeps the texels next to 0 transparent.
+const LABEL_SHIFT = 2
+
+// One colour per class value (golden-angle hues) at value + LABEL_SHIFT, transparent background.
 function labelColormap (values) {
   const cm = { R: [0], G: [0], B: [0], A: [0], I: [0], labels: [''] }
-  for (const { value, class: name } of values) {
+  for (const { value: v, class: name } of values) {
+    const value = v + LABEL_SHIFT
     const h = (value * 137.508) % 360
     const f = (n) => {
       const k = (n + h / 30) % 12
@@ -83,10 +89,13 @@ async function applyOverlay (canvas) {
   if (show && nv.volumes.length === 1) {
     const names = new Map(info.label_values.map((v) => [v.value, v.class]))
     await nv.addVolumeFromUrl({ url: info.label_map, name: `${info.id}-labels.nii.gz`, headers: headers(), opacity: 0.45 })
+    const img = nv.volumes[1].img // uint8: class values stay far below 256 - LABEL_SHIFT
+    for (let i = 0; i < img.length; i++) if (img[i]) img[i] += LABEL_SHIFT
     nv.volumes[1].setColormapLabel(labelColormap(info.label_values))
     nv.updateGLVolume()
     nv.onLocationChange = (data) => {
-      const v = data.values?.[1] ? Math.round(data.values[1].value) : 0
+      const raw = data.values?.[1] ? Math.round(data.values[1].value) : 0
+      const v = raw > 0 ? raw - LABEL_SHIFT : 0
       caption(canvas, v ? names.get(v) || `label ${v}` : '')
     }
   } else if (!show && nv.volumes.length > 1) {
