@@ -23,6 +23,9 @@ pkg_check_modules(LIBDEFLATE REQUIRED IMPORTED_TARGET libdeflate)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 # OpenSSL's libcrypto (which cpp-httplib links already): base64 of the server's inline PNGs.
 find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+# libarchive: zips of DICOM series uploaded to voxir serve (apps/server only; the library never
+# reads archives).
+pkg_check_modules(LIBARCHIVE REQUIRED IMPORTED_TARGET libarchive)
 
 # libtorch (Debian libtorch-dev) for TorchScript models; optional: without it, torchscript:
 # specs fail with kUnsupported. scripts/setup installs it, so the normal build has it.

@@ -9,6 +9,7 @@
 #include "voxir/index.h"
 #include "voxir/ingest.h"
 #include "voxir/json.h"
+#include "voxir/labels.h"
 #include "voxir/search.h"
 #include "voxir/volume.h"
 
@@ -218,6 +219,24 @@ std::string volume_link(std::string_view id, std::string_view what) {
   return fmt::format("/api/v1/volumes/{}/{}", path_segment(id), what);
 }
 
+// `volume` as gzip-compressed NIfTI bytes, written through a private temp folder under `root`
+// (write_nifti writes files), which goes again whatever happens.
+std::string nifti_bytes(const Volume& volume, NiftiDatatype datatype, const std::filesystem::path& root) {
+  const auto folder = make_private_folder(root, "voxir-image");
+  std::string bytes;
+  try {
+    const auto file = folder / "volume.nii.gz";
+    write_nifti(volume, file, datatype);
+    std::ifstream in(file, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  } catch (...) {
+    std::filesystem::remove_all(folder);
+    throw;
+  }
+  std::filesystem::remove_all(folder);
+  return bytes;
+}
+
 std::int64_t int_param(const httplib::Request& req, const char* name, std::int64_t fallback,
                        std::int64_t lo, std::int64_t hi) {
   if (!req.has_param(name)) return fallback;
@@ -245,6 +264,42 @@ std::string png_data_url(std::span<const std::uint8_t> png) {
                                 static_cast<int>(png.size()));
   out.resize(head + static_cast<std::size_t>(n));
   return out;
+}
+
+// What the viewer needs to overlay a volume's labels: "label_map", the link of its label map (null
+// when it has none, or its files are gone), and "label_values", the map value of each class its
+// stored labels hold (voxir/labels.h: fixed by the catalogue, so no file is read here).
+void add_label_map(Json& out, const IndexedVolume& v) {
+  std::error_code ec;
+  const bool available = !v.labels_source.empty() && std::filesystem::exists(v.labels_source, ec);
+  out["label_map"] = available ? Json(volume_link(v.id, "labels")) : Json(nullptr);
+  Json values = Json::array();
+  if (available) {
+    std::set<std::string> seen;
+    for (const auto& l : out["labels"]) {
+      const std::string name = l["class"].get<std::string>();
+      const ClassInfo* c = ClassCatalog::builtin().find(name);
+      if (c != nullptr && seen.insert(name).second) {
+        values.push_back({{"value", label_map_value(c->index)}, {"class", name}});
+      }
+    }
+  }
+  out["label_values"] = values;
+}
+
+// The DICOM series of a zip upload: unpacked into the upload's temp folder and read. A zip in which
+// the reader finds no series is a bad upload (422), not a missing resource; messages name the zip
+// as the client called it.
+Volume read_unpacked(Upload& upload, const Upload::File& file, const std::string& series_uid,
+                     std::uint64_t max_bytes) {
+  const auto& folder = upload.unpack(file, max_bytes);
+  ReadOptions read;
+  read.series_uid = series_uid;
+  try {
+    return read_volume(folder, read);
+  } catch (const Error& e) {
+    throw Error(e.kind() == ErrorKind::kNotFound ? ErrorKind::kInvalidInput : e.kind(), upload.describe(e.what()));
+  }
 }
 
 // Per-request bookkeeping for the access log; a request is served on one thread.
@@ -392,26 +447,45 @@ void Server::Impl::register_routes() {
           const IndexedVolume* v = snap.index->find(id);
           if (v == nullptr) fail(ErrorKind::kNotFound, "no indexed volume '{}'", id);
           const Volume volume = read_volume(v->source);
-          const auto folder = make_private_folder(options.upload_dir, "voxir-image");
-          const auto file = folder / "image.nii.gz";
-          std::string bytes;
-          try {
-            write_nifti(volume, file);
-            std::ifstream in(file, std::ios::binary);
-            bytes.assign(std::istreambuf_iterator<char>(in), {});
-          } catch (...) {
-            std::filesystem::remove_all(folder);
-            throw;
-          }
-          std::filesystem::remove_all(folder);
           res.set_header("Content-Disposition", fmt::format("inline; filename=\"{}.nii.gz\"", id));
-          res.set_content(std::move(bytes), "application/gzip");
+          res.set_content(nifti_bytes(volume, NiftiDatatype::kInt16, options.upload_dir), "application/gzip");
+        });
+  get("/api/v1/volumes/{id}/labels", R"(/api/v1/volumes/(.+)/labels)",
+        [this](const httplib::Request& req, httplib::Response& res) {
+          const auto snap = live.get();
+          const std::string id = req.matches[1];
+          const IndexedVolume* v = snap.index->find(id);
+          if (v == nullptr) fail(ErrorKind::kNotFound, "no indexed volume '{}'", id);
+          if (v->labels_source.empty()) {
+            const auto pos = static_cast<std::size_t>(v - snap.index->volumes().data());
+            if (snap.index->labels(pos).presence_bytes > 0) {
+              fail(ErrorKind::kNotFound,
+                   "volume '{}' has labels, but this index does not record where they were read from "
+                   "(written before index format version 3); index it again to show them",
+                   id);
+            }
+            fail(ErrorKind::kNotFound, "volume '{}' has no labels (it was indexed without label masks)", id);
+          }
+          std::error_code ec;
+          if (!std::filesystem::exists(v->labels_source, ec)) {
+            fail(ErrorKind::kNotFound, "the labels of volume '{}' were read from {}, which is gone", id,
+                 v->labels_source);
+          }
+          // The CT gives the grid: the map is checked against it and written on it, as /image is.
+          const Volume ct = read_volume(v->source);
+          const Volume map = read_label_map(v->labels_source, ct);
+          const auto type = ClassCatalog::builtin().classes().size() < 255 ? NiftiDatatype::kUint8
+                                                                           : NiftiDatatype::kInt16;
+          res.set_header("Content-Disposition", fmt::format("inline; filename=\"{}-labels.nii.gz\"", id));
+          res.set_content(nifti_bytes(map, type, options.upload_dir), "application/gzip");
         });
   get("/api/v1/volumes/{id}", R"(/api/v1/volumes/(.+))",
         [this](const httplib::Request& req, httplib::Response& res) {
           const auto snap = live.get();
           Json out = Json::parse(volume_json(*snap.index, req.matches[1].str(), -1));
-          out["image"] = volume_link(out["id"].get<std::string>(), "image");
+          const std::string id = out["id"].get<std::string>();
+          out["image"] = volume_link(id, "image");
+          add_label_map(out, *snap.index->find(id));
           send_json(res, 200, out.dump());
         });
   post("/api/v1/search",
@@ -456,13 +530,21 @@ void Server::Impl::search(const httplib::Request& req, httplib::Response& res,
   SearchExtras extras;
   std::string query_name;
   std::optional<Upload> upload;
+  std::optional<Volume> unpacked;  // the series of a zip upload
   if (req.is_multipart_form_data()) {
     check_length(req);
     upload.emplace(reader, options.upload_dir, options.max_upload_bytes,
-                   std::set<std::string>{"file", "labels"}, std::set<std::string>{"params"});
+                   std::set<std::string>{"file", "labels"}, std::set<std::string>{"params", "series"});
     const Upload::File* file = upload->file("file");
-    if (file == nullptr) throw RequestError(400, "usage error", "a search upload needs a 'file' part (.nii.gz)");
-    query.path = file->path;
+    if (file == nullptr) {
+      throw RequestError(400, "usage error", "a search upload needs a 'file' part (.nii.gz, or a zip of a DICOM series)");
+    }
+    if (is_zip(file->path)) {
+      unpacked.emplace(read_unpacked(*upload, *file, upload->text("series"), options.max_upload_bytes));
+      query.volume = &*unpacked;
+    } else {
+      query.path = file->path;
+    }
     query_name = file->client_name;
     if (const Upload::File* labels = upload->file("labels")) query.labels = labels->path;
     const std::string params = upload->text("params");
@@ -498,7 +580,9 @@ void Server::Impl::search(const httplib::Request& req, httplib::Response& res,
   try {
     answer = voxir::search(*snap.index, query);
   } catch (const Error& e) {
-    const Error named = upload ? Error(e.kind(), upload->describe(e.what())) : e;
+    // A zip's series is searched as a volume, whose errors say "query volume": name the zip too.
+    const Error zipped = unpacked ? e.wrap(query_name) : e;
+    const Error named = upload ? Error(zipped.kind(), upload->describe(zipped.what())) : zipped;
     if (e.kind() == ErrorKind::kTimeout) throw named.wrap(fmt::format("search time limit {} s", time_limit));
     throw named;
   }
@@ -527,7 +611,7 @@ void Server::Impl::add_volumes(const httplib::Request& req, httplib::Response& r
   // kept: in <index-dir>/uploads/, removed again when the job fails or the volume is removed.
   const auto store = live.dir() / "uploads";
   std::filesystem::create_directories(store);
-  Upload upload(reader, options.upload_dir, options.max_upload_bytes, {"file", "labels"}, {"id"});
+  Upload upload(reader, options.upload_dir, options.max_upload_bytes, {"file", "labels"}, {"id", "series"});
   if (upload.file("file") == nullptr) throw RequestError(400, "usage error", "no 'file' part to add");
   if (upload.file("labels") != nullptr && upload.files().size() != 2) {
     throw RequestError(400, "usage error", "a 'labels' part goes with exactly one 'file' part");
@@ -545,13 +629,21 @@ void Server::Impl::add_volumes(const httplib::Request& req, httplib::Response& r
   try {
     for (std::size_t i = 0; i < upload.files().size(); ++i) {
       const auto& f = upload.files()[i];
-      const auto to = kept / fmt::format("{}-{}", i, f.path.filename().string());
-      std::filesystem::rename(f.path, to);
+      // A zip of a DICOM series is kept unpacked: the folder is what the reader reads.
+      const bool zip = f.field == "file" && is_zip(f.path);
+      const auto to = kept / fmt::format("{}-{}", i, zip ? "dicom" : f.path.filename().string());
+      std::string name = f.client_name.empty() ? "upload" : f.client_name;
+      if (zip) {
+        extract_zip(f.path, name, to, options.max_upload_bytes);
+        if (name.size() > 4 && name.ends_with(".zip")) name.resize(name.size() - 4);
+      } else {
+        std::filesystem::rename(f.path, to);
+      }
       if (f.field == "labels") continue;
       VolumeSource v;
       v.path = to;
-      v.id = upload.text("id").empty() ? volume_id_for_path(f.client_name.empty() ? "upload" : f.client_name)
-                                       : upload.text("id");
+      v.read.series_uid = upload.text("series");
+      v.id = upload.text("id").empty() ? volume_id_for_path(name) : upload.text("id");
       v.metadata_json = Json{{"uploaded_as", f.client_name}}.dump();
       sources.push_back(std::move(v));
     }

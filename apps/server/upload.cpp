@@ -3,12 +3,16 @@
 #include "errors.h"
 #include "voxir/error.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <fmt/format.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <optional>
 
 namespace voxir::server {
@@ -26,7 +30,105 @@ std::string extension_of(std::string_view name) {
   return ".bin";
 }
 
+// Why a zip entry's name cannot be extracted, or "" when it can: it must be relative and stay
+// inside the folder. Backslashes count as separators too (zips made on Windows).
+std::string bad_entry_name(std::string_view name) {
+  if (name.empty()) return "has no name";
+  if (name.front() == '/' || name.front() == '\\') return "has an absolute path";
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= name.size(); ++i) {
+    if (i < name.size() && name[i] != '/' && name[i] != '\\') continue;
+    const std::string_view part = name.substr(start, i - start);
+    if (part == "..") return "leaves the folder ('..')";
+    if (start == 0 && part.size() >= 2 && part.back() == ':') return "has an absolute path (a drive)";
+    start = i + 1;
+  }
+  return {};
+}
+
+const char* kind_of_entry(mode_t type) {
+  switch (type) {
+    case AE_IFLNK: return "a symbolic link";
+    case AE_IFCHR: return "a character device";
+    case AE_IFBLK: return "a block device";
+    case AE_IFIFO: return "a FIFO";
+    case AE_IFSOCK: return "a socket";
+    default: return "not a regular file";
+  }
+}
+
 }  // namespace
+
+bool is_zip(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::array<char, 4> magic{};
+  if (!in.read(magic.data(), magic.size())) return false;
+  return magic[0] == 'P' && magic[1] == 'K' &&
+         ((magic[2] == 3 && magic[3] == 4) || (magic[2] == 5 && magic[3] == 6));
+}
+
+void extract_zip(const std::filesystem::path& zip, const std::string& shown,
+                 const std::filesystem::path& dest, std::uint64_t max_bytes) {
+  const std::unique_ptr<archive, decltype(&archive_read_free)> reader(archive_read_new(),
+                                                                      &archive_read_free);
+  if (!reader) throw RequestError(500, "internal", "out of memory");
+  archive* a = reader.get();
+  archive_read_support_format_zip(a);
+  const auto refuse = [&](std::string why) {
+    throw RequestError(422, "invalid input", fmt::format("{}: {}", shown, why));
+  };
+  const auto damaged = [&](const char* what) {
+    const char* detail = archive_error_string(a);
+    refuse(fmt::format("{} ({}); expected a zip archive of DICOM files", what,
+                       detail != nullptr ? detail : "unknown error"));
+  };
+  if (archive_read_open_filename(a, zip.c_str(), 1 << 16) != ARCHIVE_OK) damaged("not a readable zip archive");
+  std::filesystem::create_directory(dest);
+  std::uint64_t total = 0;
+  std::size_t entries = 0;
+  std::vector<char> buffer(1 << 16);
+  for (;;) {
+    archive_entry* entry = nullptr;
+    const int rc = archive_read_next_header(a, &entry);
+    if (rc == ARCHIVE_EOF) break;
+    if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) damaged("damaged zip archive");
+    if (++entries > kMaxZipEntries) {
+      refuse(fmt::format("more than {} entries (the limit for a zip upload)", kMaxZipEntries));
+    }
+    const char* raw = archive_entry_pathname(entry);
+    const std::string name = raw != nullptr ? raw : "";
+    if (const std::string why = bad_entry_name(name); !why.empty()) {
+      refuse(fmt::format("entry '{}' {}; a zip upload holds files and folders inside it", name, why));
+    }
+    const mode_t type = archive_entry_filetype(entry);
+    if (archive_entry_hardlink(entry) != nullptr) {
+      refuse(fmt::format("entry '{}' is a hard link; a zip upload holds only files and folders", name));
+    }
+    if (type == AE_IFDIR) continue;
+    if (type != AE_IFREG) {
+      refuse(fmt::format("entry '{}' is {}; a zip upload holds only files and folders", name, kind_of_entry(type)));
+    }
+    if (archive_entry_is_encrypted(entry) != 0) refuse(fmt::format("entry '{}' is encrypted", name));
+    const std::string base = std::filesystem::path(name).filename().string();
+    const auto to = dest / fmt::format("{}-{}", entries, base.empty() ? "file" : base);
+    std::ofstream out(to, std::ios::binary);
+    if (!out) throw RequestError(500, "I/O error", fmt::format("cannot unpack {}: cannot create a file", shown));
+    for (;;) {
+      const la_ssize_t n = archive_read_data(a, buffer.data(), buffer.size());
+      if (n == 0) break;
+      if (n < 0) damaged(fmt::format("entry '{}' cannot be read", name).c_str());
+      total += static_cast<std::uint64_t>(n);
+      if (total > max_bytes) {
+        throw RequestError(413, "too large",
+                           fmt::format("{}: its content is larger than the upload limit of {} bytes "
+                                       "(refused while unpacking, at entry '{}')",
+                                       shown, max_bytes, name));
+      }
+      out.write(buffer.data(), n);
+      if (!out) throw RequestError(500, "I/O error", fmt::format("cannot unpack {}: writing failed", shown));
+    }
+  }
+}
 
 std::filesystem::path make_private_folder(const std::filesystem::path& root, const char* prefix) {
   std::error_code ec;
@@ -62,7 +164,7 @@ Upload::Upload(const httplib::ContentReader& reader, const std::filesystem::path
     if (file_fields.count(part.name) != 0) {
       const auto dir = folder_.path / std::to_string(files_.size());
       std::filesystem::create_directory(dir);
-      File f{part.name, part.filename, dir / (part.name + extension_of(part.filename))};
+      File f{part.name, part.filename, dir / (part.name + extension_of(part.filename)), {}};
       out.open(f.path, std::ios::binary);
       if (!out) return refuse(500, "I/O error", fmt::format("cannot stage upload {}", part.filename));
       files_.push_back(std::move(f));
@@ -115,13 +217,26 @@ std::string Upload::text(const std::string& field) const {
 
 std::string Upload::describe(std::string message) const {
   for (const auto& f : files_) {
-    const std::string temp = f.path.string();
     const std::string shown = f.client_name.empty() ? f.field : f.client_name;
-    for (auto at = message.find(temp); at != std::string::npos; at = message.find(temp, at + shown.size())) {
-      message.replace(at, temp.size(), shown);
+    for (const auto& path : {f.unpacked, f.path}) {
+      const std::string temp = path.string();
+      if (temp.empty()) continue;
+      for (auto at = message.find(temp); at != std::string::npos; at = message.find(temp, at + shown.size())) {
+        message.replace(at, temp.size(), shown);
+      }
     }
   }
   return message;
+}
+
+const std::filesystem::path& Upload::unpack(const File& file, std::uint64_t max_bytes) {
+  for (auto& f : files_) {
+    if (&f != &file) continue;
+    f.unpacked = f.path.parent_path() / "unpacked";
+    extract_zip(f.path, f.client_name.empty() ? f.field : f.client_name, f.unpacked, max_bytes);
+    return f.unpacked;
+  }
+  throw RequestError(500, "internal", "unpack: not a file of this upload");
 }
 
 }  // namespace voxir::server

@@ -62,6 +62,10 @@ struct IndexSpec {
 struct IndexedVolume {
   std::string id;      // unique in the index (a TS image_id, or derived from the path)
   std::string source;  // path it was read from
+  // Where its labels were read from at ingest (VolumeSource::labels: a folder of per-class masks
+  // or a multilabel file), absolute; empty when it was indexed without labels, or by a format
+  // version before 3, which did not record it.
+  std::string labels_source;
   Dims dims{0, 0, 0};
   Vec3 spacing{1, 1, 1};
   std::string split;                 // "train", "val", "test" or ""

@@ -137,4 +137,16 @@ struct LabelReadOptions {
                                       const LabelReadOptions& options = {},
                                       std::vector<std::string>* skipped = nullptr);
 
+// A label map: one volume on a CT's grid whose voxel values name classes, as viewers show labels.
+// The value of a class is its catalogue index + 1 (ClassInfo::index + 1, fixed by the built-in
+// catalogue, so a value table needs no reading); 0 is background.
+[[nodiscard]] constexpr int label_map_value(int class_index) { return class_index + 1; }
+
+// Reads labels for `ct` as read_labels does (same sources, grid checks, errors) and returns them
+// as a label map: dims, spacing and affine equal to ct's, each voxel label_map_value of its class,
+// 0 where there is none. Where masks of a folder overlap, the larger value wins. Reads the whole
+// grid into memory (4 bytes per voxel, as a CT).
+[[nodiscard]] Volume read_label_map(const std::filesystem::path& path, const Volume& ct,
+                                    const LabelReadOptions& options = {});
+
 }  // namespace voxir

@@ -64,8 +64,10 @@ std::string class_name_of(const std::filesystem::path& file) {
   return {};
 }
 
-SliceLabels read_mask_folder(const std::filesystem::path& folder, const Volume& ct,
-                             const LabelReadOptions& options, std::vector<std::string>* skipped) {
+// The mask files of a folder (those named after a catalogue class) with their class indices,
+// sorted by path; other NIfTI files go to `skipped`. Throws Error(kNotFound) when there is none.
+std::vector<std::pair<std::filesystem::path, int>> mask_files(const std::filesystem::path& folder,
+                                                              std::vector<std::string>* skipped) {
   const ClassCatalog& catalog = ClassCatalog::builtin();
   std::vector<std::pair<std::filesystem::path, int>> files;
   for (const auto& entry : std::filesystem::directory_iterator(folder)) {
@@ -82,7 +84,13 @@ SliceLabels read_mask_folder(const std::filesystem::path& folder, const Volume& 
          folder.string());
   }
   std::sort(files.begin(), files.end());
-  SliceLabels labels(catalog, ct.nz());
+  return files;
+}
+
+SliceLabels read_mask_folder(const std::filesystem::path& folder, const Volume& ct,
+                             const LabelReadOptions& options, std::vector<std::string>* skipped) {
+  const auto files = mask_files(folder, skipped);
+  SliceLabels labels(ClassCatalog::builtin(), ct.nz());
   std::mutex mutex;
   parallel_for(files.size(), [&](std::size_t f) {
     const auto& [path, class_index] = files[f];
@@ -135,46 +143,82 @@ std::map<int, int> label_table(const std::vector<io::NiftiExtension>& extensions
   return table;
 }
 
-SliceLabels read_multilabel(const std::filesystem::path& file, const Volume& ct, const LabelReadOptions& options) {
-  const ClassCatalog& catalog = ClassCatalog::builtin();
-  std::vector<io::NiftiExtension> extensions;
-  const Volume seg = io::read_nifti(file, &extensions);
-  check_same_grid({seg.dims(), seg.affine()}, ct, options.affine_tolerance_mm, file);
-  const std::map<int, int> table = label_table(extensions, file);
-  std::string scheme = "label table of the file";
+// How the values of a multilabel file map to classes: class_of_id[id] is a class index, -1 for an
+// id that names no class.
+struct IdScheme {
   std::vector<int> class_of_id;
+  std::string name;  // for messages
+};
+
+IdScheme id_scheme(const std::vector<io::NiftiExtension>& extensions, const std::filesystem::path& file,
+                   const LabelReadOptions& options) {
+  const ClassCatalog& catalog = ClassCatalog::builtin();
+  const std::map<int, int> table = label_table(extensions, file);
+  IdScheme scheme{{}, "label table of the file"};
   if (!table.empty()) {
-    class_of_id.assign(static_cast<std::size_t>(table.rbegin()->first) + 1, -1);
-    for (const auto& [id, index] : table) class_of_id[static_cast<std::size_t>(id)] = index;
+    scheme.class_of_id.assign(static_cast<std::size_t>(table.rbegin()->first) + 1, -1);
+    for (const auto& [id, index] : table) scheme.class_of_id[static_cast<std::size_t>(id)] = index;
   } else if (options.multilabel_version) {
     const auto classes = catalog.version_classes(*options.multilabel_version);
-    class_of_id.assign(classes.size() + 1, -1);
-    for (std::size_t i = 0; i < classes.size(); ++i) class_of_id[i + 1] = classes[i]->index;
-    scheme = *options.multilabel_version == LabelVersion::kV1 ? "TotalSegmentator v1 ids" : "TotalSegmentator v2 ids";
+    scheme.class_of_id.assign(classes.size() + 1, -1);
+    for (std::size_t i = 0; i < classes.size(); ++i) scheme.class_of_id[i + 1] = classes[i]->index;
+    scheme.name = *options.multilabel_version == LabelVersion::kV1 ? "TotalSegmentator v1 ids" : "TotalSegmentator v2 ids";
   } else {
     fail(ErrorKind::kUsage,
          "{}: a multilabel file without a label table; say which id scheme it uses (TotalSegmentator v1 or "
          "v2: ids differ between them)", file.string());
   }
-  SliceLabels labels(catalog, ct.nz());
-  std::vector<std::uint32_t> hist(class_of_id.size());
+  return scheme;
+}
+
+// The class index of multilabel value `v` (-1 for background); throws naming the value when it is
+// no id of the scheme.
+int class_of_value(float v, const IdScheme& scheme, const std::filesystem::path& file, std::int64_t k) {
+  if (v == 0.0f) return -1;
+  const float id = std::nearbyint(v);
+  if (id != v || id < 0 || id >= static_cast<float>(scheme.class_of_id.size()) ||
+      scheme.class_of_id[static_cast<std::size_t>(id)] < 0) {
+    fail(ErrorKind::kInvalidInput, "{}: value {} on slice {} is not a class id of the {} (expected 0..{})",
+         file.string(), v, k, scheme.name, scheme.class_of_id.size() - 1);
+  }
+  return scheme.class_of_id[static_cast<std::size_t>(id)];
+}
+
+// A multilabel file checked against the CT's grid, with its id scheme.
+Volume read_multilabel_file(const std::filesystem::path& file, const Volume& ct, const LabelReadOptions& options,
+                            IdScheme& scheme) {
+  std::vector<io::NiftiExtension> extensions;
+  Volume seg = io::read_nifti(file, &extensions);
+  check_same_grid({seg.dims(), seg.affine()}, ct, options.affine_tolerance_mm, file);
+  scheme = id_scheme(extensions, file, options);
+  return seg;
+}
+
+SliceLabels read_multilabel(const std::filesystem::path& file, const Volume& ct, const LabelReadOptions& options) {
+  IdScheme scheme;
+  const Volume seg = read_multilabel_file(file, ct, options, scheme);
+  SliceLabels labels(ClassCatalog::builtin(), ct.nz());
+  std::vector<std::uint32_t> hist(scheme.class_of_id.size());
   for (std::int64_t k = 0; k < seg.nz(); ++k) {
     std::fill(hist.begin(), hist.end(), 0);
     for (const float v : seg.slice(k)) {
       if (v == 0.0f) continue;
-      const float id = std::nearbyint(v);
-      if (id != v || id < 0 || id >= static_cast<float>(class_of_id.size()) ||
-          class_of_id[static_cast<std::size_t>(id)] < 0) {
-        fail(ErrorKind::kInvalidInput, "{}: value {} on slice {} is not a class id of the {} (expected 0..{})",
-             file.string(), v, k, scheme, class_of_id.size() - 1);
-      }
-      ++hist[static_cast<std::size_t>(id)];
+      (void)class_of_value(v, scheme, file, k);
+      ++hist[static_cast<std::size_t>(std::nearbyint(v))];
     }
     for (std::size_t id = 1; id < hist.size(); ++id) {
-      if (hist[id] != 0) labels.add(class_of_id[id], k, hist[id]);
+      if (hist[id] != 0) labels.add(scheme.class_of_id[id], k, hist[id]);
     }
   }
   return labels;
+}
+
+void check_labels_path(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    fail(ErrorKind::kNotFound, "{}: no such labels file or folder (expected a folder of per-class masks or a "
+         "multilabel NIfTI file)", path.string());
+  }
 }
 
 }  // namespace
@@ -183,11 +227,41 @@ SliceLabels read_labels(const std::filesystem::path& path, const Volume& ct, con
                         std::vector<std::string>* skipped) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) return read_mask_folder(path, ct, options, skipped);
-  if (!std::filesystem::exists(path, ec)) {
-    fail(ErrorKind::kNotFound, "{}: no such labels file or folder (expected a folder of per-class masks or a "
-         "multilabel NIfTI file)", path.string());
-  }
+  check_labels_path(path);
   return read_multilabel(path, ct, options);
+}
+
+Volume read_label_map(const std::filesystem::path& path, const Volume& ct, const LabelReadOptions& options) {
+  std::vector<float> values(static_cast<std::size_t>(ct.nx() * ct.ny() * ct.nz()), 0.0f);
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    const auto files = mask_files(path, nullptr);
+    std::mutex mutex;
+    parallel_for(files.size(), [&](std::size_t f) {
+      const auto& [file, class_index] = files[f];
+      const io::Mask mask = io::read_nifti_mask(file);
+      check_same_grid({mask.dims, mask.affine}, ct, options.affine_tolerance_mm, file);
+      const auto value = static_cast<float>(label_map_value(class_index));
+      // The larger value wins where masks overlap, whatever order the files are read in.
+      const std::lock_guard lock(mutex);
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        if (mask.values[i] == 1) values[i] = std::max(values[i], value);
+      }
+    });
+  } else {
+    check_labels_path(path);
+    IdScheme scheme;
+    const Volume seg = read_multilabel_file(path, ct, options, scheme);
+    const auto n = static_cast<std::size_t>(ct.slice_size());
+    for (std::int64_t k = 0; k < seg.nz(); ++k) {
+      const auto slice = seg.slice(k);
+      for (std::size_t i = 0; i < n; ++i) {
+        const int c = class_of_value(slice[i], scheme, path, k);
+        if (c >= 0) values[static_cast<std::size_t>(k) * n + i] = static_cast<float>(label_map_value(c));
+      }
+    }
+  }
+  return Volume(ct.dims(), ct.spacing(), ct.affine(), std::move(values), ct.source_orientation());
 }
 
 }  // namespace voxir

@@ -124,6 +124,13 @@ void insert_prediction(sqlite3* db, Statement& head, Statement& extent, std::siz
 constexpr const char* kInsertPredicted = "INSERT OR REPLACE INTO predicted VALUES(?1,?2,?3,?4,?5,?6,?7,?8)";
 constexpr const char* kInsertExtent = "INSERT INTO predicted_extents VALUES(?1,?2,?3,?4,?5,?6)";
 
+// Format version 3: where each labelled volume's labels were read from at ingest.
+constexpr const char* kLabelsSourceSchema = R"sql(
+CREATE TABLE labels_source(
+  volume INTEGER PRIMARY KEY,    -- volumes.pos
+  path TEXT NOT NULL);           -- folder of per-class masks or multilabel file, absolute
+)sql";
+
 }  // namespace
 
 Catalog::Catalog(const std::filesystem::path& file) : file_(file) {
@@ -164,7 +171,26 @@ std::vector<IndexedVolume> Catalog::volumes() const {
   if (rc != SQLITE_DONE)
     fail(ErrorKind::kInvalidInput, "{}: reading volumes failed: {}", file_.string(),
          sqlite3_errmsg(db_));
+  read_labels_sources(out);
   return out;
+}
+
+void Catalog::read_labels_sources(std::vector<IndexedVolume>& volumes) const {
+  if (!has_table(db_, "labels_source", file_)) return;  // format version 1 or 2
+  std::unordered_map<std::string, IndexedVolume*> by_id;
+  for (auto& v : volumes) by_id.emplace(v.id, &v);
+  Statement s(db_,
+              "SELECT volumes.id, labels_source.path FROM labels_source JOIN volumes ON "
+              "volumes.pos = labels_source.volume",
+              file_);
+  int rc = 0;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    const auto it = by_id.find(column_text(s.get(), 0));
+    if (it != by_id.end()) it->second->labels_source = column_text(s.get(), 1);
+  }
+  if (rc != SQLITE_DONE)
+    fail(ErrorKind::kInvalidInput, "{}: reading labels sources failed: {}", file_.string(),
+         sqlite3_errmsg(db_));
 }
 
 VolumeVectors Catalog::labels(const IndexedVolume& volume) const {
@@ -310,12 +336,14 @@ void write_catalog(const std::filesystem::path& file, const std::vector<IndexedV
   exec(db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;", file);
   exec(db, kSchema, file);
   exec(db, kPredictedSchema, file);
+  exec(db, kLabelsSourceSchema, file);
   exec(db, "BEGIN", file);
   Statement head(db, kInsertPredicted, file);
   Statement extent(db, kInsertExtent, file);
   Statement vol(db, "INSERT INTO volumes VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)", file);
   Statement sl(db, "INSERT INTO slices VALUES(?1,?2,?3)", file);
   Statement ct(db, "INSERT INTO content VALUES(?1,?2)", file);
+  Statement ls(db, "INSERT INTO labels_source VALUES(?1,?2)", file);
   for (std::size_t i = 0; i < volumes.size(); ++i) {
     const auto& v = volumes[i];
     sqlite3_stmt* s = vol.get();
@@ -337,6 +365,16 @@ void write_catalog(const std::filesystem::path& file, const std::vector<IndexedV
     }
     if (predicted_of) {
       if (const auto p = predicted_of(i)) insert_prediction(db, head, extent, i, *p, file);
+    }
+    if (!v.labels_source.empty()) {
+      sqlite3_stmt* l = ls.get();
+      sqlite3_reset(l);
+      sqlite3_bind_int64(l, 1, static_cast<sqlite3_int64>(i));
+      sqlite3_bind_text(l, 2, v.labels_source.c_str(), -1, SQLITE_TRANSIENT);
+      if (sqlite3_step(l) != SQLITE_DONE) {
+        fail(ErrorKind::kIo, "{}: inserting the labels source of {} failed: {}", file.string(),
+             v.id, sqlite3_errmsg(db));
+      }
     }
     const VolumeVectors labels = labels_of(i);
     if (!labels.content.empty()) {

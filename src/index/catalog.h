@@ -1,4 +1,5 @@
-// The SQLite catalog of an index generation: volumes and their slices' class-presence bitsets.
+// The SQLite catalog of an index generation: volumes, their labels sources and their slices'
+// class-presence bitsets.
 #pragma once
 
 #include "voxir/index.h"
@@ -44,6 +45,9 @@ class Catalog {
                                                           const IndexedVolume& volume) const;
 
  private:
+  // Fills labels_source from the `labels_source` table (format version 3; absent before).
+  void read_labels_sources(std::vector<IndexedVolume>& volumes) const;
+
   std::filesystem::path file_;
   sqlite3* db_ = nullptr;
   mutable std::mutex lock_;

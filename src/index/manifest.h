@@ -13,7 +13,9 @@ namespace voxir::index {
 // Version 2 added per-slice content to the catalog; version 1 indexes still open (their slices
 // all count as having content) and a write to them produces the current version. Version 3 added
 // the anatomy predicted for volumes indexed without labels (tables `predicted`,
-// `predicted_extents`); older indexes have none stored, so search predicts at query time.
+// `predicted_extents`); older indexes have none stored, so search predicts at query time. The
+// same version added the labels source of each volume (catalog table labels_source); older
+// indexes open with empty labels sources.
 inline constexpr int kFormatVersion = 3;
 inline constexpr int kOldestFormatVersion = 1;
 inline constexpr const char* kCurrentFile = "CURRENT";

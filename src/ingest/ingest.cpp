@@ -75,6 +75,9 @@ VolumeVectors read_and_embed(const VolumeSource& source, const Embedder& embedde
                        return translate_exceptions({}, {}, ErrorKind::kInvalidInput,
                                                    [&] { return read_labels(source.labels, volume); });
                      });
+    // Recorded so that the labels can be read again (the server's label overlays).
+    out.volume.labels_source =
+        std::filesystem::absolute(source.labels, ec).lexically_normal().string();
     const auto classes = labels.catalog().classes().size();
     out.presence_bytes = static_cast<int>((classes + 7) / 8);
     out.presence.assign(static_cast<std::size_t>(volume.nz() * out.presence_bytes), 0);

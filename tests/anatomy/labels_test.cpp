@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace voxir {
 namespace {
 
@@ -93,6 +95,67 @@ TEST(SliceLabels, MismatchedGridNamesTheFile) {
     EXPECT_NE(std::string(e.what()).find("value 200"), std::string::npos) << e.what();
   }
   EXPECT_THROW((void)read_labels(dir / "absent", ct), Error);
+}
+
+// The label map of a mask folder and of a multilabel file: the CT's grid, each voxel the map value
+// of its class, the larger value where masks overlap.
+TEST(LabelMap, FromMasksAndFromAMultilabelFileOnTheCtGrid) {
+  testing::TempDir dir;
+  const Affine a{{{1, 0, 0, 3}, {0, 1, 0, -2}, {0, 0, 2, 10}, {0, 0, 0, 1}}};
+  const Volume ct({4, 4, 6}, {1, 1, 2}, a, std::vector<float>(96, 0.0f), "RAS");
+  std::filesystem::create_directories(dir / "seg");
+  const auto voxel = [](int i, int j, int k) { return static_cast<std::size_t>(i + 4 * (j + 4 * k)); };
+  const auto mask = [&](const char* name, std::vector<std::size_t> on) {
+    std::vector<float> v(96, 0.0f);
+    for (const auto i : on) v[i] = 1.0f;
+    write_nifti(Volume({4, 4, 6}, {1, 1, 2}, a, v, "RAS"), dir / "seg" / (std::string(name) + ".nii.gz"),
+                NiftiDatatype::kUint8);
+  };
+  mask("liver", {voxel(0, 0, 1), voxel(1, 2, 3), voxel(2, 2, 2)});
+  mask("spleen", {voxel(3, 3, 5), voxel(2, 2, 2)});  // overlaps the liver at (2, 2, 2)
+  write_nifti(ct, dir / "seg" / "ct.nii.gz");           // not a class: ignored
+  const ClassCatalog& cat = ClassCatalog::builtin();
+  const auto liver = static_cast<float>(label_map_value(cat.at("liver").index));
+  const auto spleen = static_cast<float>(label_map_value(cat.at("spleen").index));
+  ASSERT_NE(liver, spleen);
+
+  const Volume map = read_label_map(dir / "seg", ct);
+  EXPECT_EQ(map.dims(), ct.dims());
+  EXPECT_EQ(map.affine(), ct.affine());
+  EXPECT_EQ(map.at(0, 0, 1), liver);
+  EXPECT_EQ(map.at(1, 2, 3), liver);
+  EXPECT_EQ(map.at(3, 3, 5), spleen);
+  EXPECT_EQ(map.at(2, 2, 2), std::max(liver, spleen));
+  EXPECT_EQ(map.at(0, 0, 0), 0.0f);
+  EXPECT_EQ(std::count(map.hu().begin(), map.hu().end(), 0.0f), 96 - 4);
+
+  // The same classes as one multilabel file with TotalSegmentator v1 ids.
+  std::vector<float> ids(96, 0.0f);
+  ids[voxel(0, 0, 1)] = static_cast<float>(cat.at("liver").v1_id);
+  ids[voxel(3, 3, 5)] = static_cast<float>(cat.at("spleen").v1_id);
+  write_nifti(Volume({4, 4, 6}, {1, 1, 2}, a, ids, "RAS"), dir / "ml.nii.gz", NiftiDatatype::kUint8);
+  LabelReadOptions v1;
+  v1.multilabel_version = LabelVersion::kV1;
+  const Volume from_file = read_label_map(dir / "ml.nii.gz", ct, v1);
+  EXPECT_EQ(from_file.at(0, 0, 1), liver);
+  EXPECT_EQ(from_file.at(3, 3, 5), spleen);
+  EXPECT_EQ(std::count(from_file.hu().begin(), from_file.hu().end(), 0.0f), 96 - 2);
+
+  // The errors of read_labels: a grid that differs, a missing path.
+  const Volume other({4, 4, 5}, {1, 1, 2}, a, std::vector<float>(80, 0.0f), "RAS");
+  try {
+    (void)read_label_map(dir / "seg", other);
+    ADD_FAILURE() << "no error for a grid that differs";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput);
+    EXPECT_NE(std::string(e.what()).find("dimensions differ"), std::string::npos) << e.what();
+  }
+  try {
+    (void)read_label_map(dir / "absent", ct);
+    ADD_FAILURE() << "no error for a missing path";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kNotFound);
+  }
 }
 
 TEST(SliceLabels, RealTsMiniExtentsMatchTheReadme) {

@@ -1,11 +1,13 @@
 // The index folder: exact and approximate search, add/remove, crash safety, corruption.
 #include "voxir/index.h"
 #include "voxir/ingest.h"
+#include "index/manifest.h"
 #include "testutil/temp_dir.h"
 #include "testutil/vectors.h"
 #include "voxir/error.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <fstream>
 #include <set>
@@ -315,6 +317,61 @@ TEST(Index, CatalogKeepsVolumesAndSliceLabels) {
   EXPECT_EQ(labels.presence_bytes, 2);
   EXPECT_EQ(labels.presence, set[1].presence);
   EXPECT_EQ(index->labels(1).presence_bytes, 0);
+}
+
+TEST(Index, CatalogKeepsLabelsSources) {
+  TempDir tmp;
+  auto set = testing::clustered_set({.volumes = 3, .slices = 4});
+  set[1].volume.labels_source = "/data/s0002/segmentations";
+  set[2].volume.labels_source = "/data/s0003/multilabel.nii.gz";
+  write_new(tmp.path(), "Flat", set);
+  write_generation(tmp.path(), false, {}, {}, {}, std::vector<std::string>{"v0000"},
+                   {});  // labels sources survive a rewrite
+  const auto index = Index::open(tmp.path(), {.verify_checksums = true});
+  ASSERT_EQ(index->volumes().size(), 2u);
+  EXPECT_EQ(index->find("v0001")->labels_source, "/data/s0002/segmentations");
+  EXPECT_EQ(index->find("v0002")->labels_source, "/data/s0003/multilabel.nii.gz");
+  write_generation(tmp.path(), false, {}, {}, {set[0]}, {}, {});
+  EXPECT_EQ(Index::open(tmp.path())->find("v0000")->labels_source, "") << "a volume without labels";
+}
+
+// Format version 2 recorded no labels sources: such an index opens with them empty, and the next
+// write makes version 3 keeping everything else.
+TEST(Index, IndexesOfFormatVersion2OpenWithoutLabelsSources) {
+  TempDir tmp;
+  auto set = testing::clustered_set({.volumes = 2, .slices = 4});
+  set[0].volume.labels_source = "/data/s0001/segmentations";
+  write_new(tmp.path(), "Flat", set);
+  const auto gen = index::current_generation(tmp.path());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((gen / index::kCatalogFile).c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE labels_source", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  const auto manifest_path = gen / index::kManifestFile;
+  std::ifstream in(manifest_path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto manifest = index::manifest_from_json(text, manifest_path);
+  EXPECT_EQ(manifest.format_version, 3);
+  manifest.format_version = 2;
+  for (auto& f : manifest.files) {
+    if (f.name != index::kCatalogFile) continue;
+    f.bytes = std::filesystem::file_size(gen / f.name);
+    f.crc32 = index::crc32_of_file(gen / f.name);
+  }
+  std::ofstream(manifest_path) << index::manifest_to_json(manifest);
+
+  auto index = Index::open(tmp.path(), {.verify_checksums = true});
+  ASSERT_EQ(index->volumes().size(), 2u);
+  EXPECT_EQ(index->volumes()[0].labels_source, "");
+  set[1].volume.id = "v-new";
+  set[1].volume.labels_source = "/data/new/segmentations";
+  write_generation(tmp.path(), false, {}, {}, {set[1]}, {}, {});
+  index = Index::open(tmp.path());
+  EXPECT_EQ(index->find("v-new")->labels_source, "/data/new/segmentations");
+  EXPECT_EQ(index->find("v0000")->labels_source, "");
+  std::ifstream again(index::current_generation(tmp.path()) / index::kManifestFile);
+  const std::string text3((std::istreambuf_iterator<char>(again)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(index::manifest_from_json(text3, "manifest.json").format_version, 3);
 }
 
 TEST(Index, EmbedderMismatchSaysWhichPartDiffers) {

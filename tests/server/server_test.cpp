@@ -2,15 +2,20 @@
 // client (cpp-httplib's), over an index of synthetic abdomen phantoms with labels.
 #include "search/png.h"
 #include "server.h"
+#include "testutil/dicom_files.h"
 #include "testutil/temp_dir.h"
 #include "voxir/embed.h"
 #include "voxir/error.h"
 #include "voxir/explain.h"
 #include "voxir/index.h"
 #include "voxir/ingest.h"
+#include "voxir/labels.h"
+#include "voxir/search.h"
 #include "voxir/synth.h"
 #include "voxir/volume.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -18,7 +23,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -27,6 +34,80 @@ namespace {
 
 using testing::TempDir;
 using Json = nlohmann::json;
+
+// An entry of a zip made for a test: a file (data), a folder, or a symbolic link to `data`.
+struct ZipEntry {
+  std::string name;
+  std::string data;
+  unsigned type = AE_IFREG;
+  std::size_t zeros = 0;  // a file of this many zero bytes instead of data (a zip bomb)
+};
+
+// Writes `entries` as a zip archive with libarchive (deflate).
+void write_zip(const std::filesystem::path& zip, const std::vector<ZipEntry>& entries) {
+  archive* a = archive_write_new();
+  ASSERT_EQ(archive_write_set_format_zip(a), ARCHIVE_OK);
+  ASSERT_EQ(archive_write_open_filename(a, zip.c_str()), ARCHIVE_OK);
+  for (const auto& e : entries) {
+    archive_entry* entry = archive_entry_new();
+    archive_entry_set_pathname(entry, e.name.c_str());
+    archive_entry_set_filetype(entry, e.type);
+    archive_entry_set_perm(entry, e.type == AE_IFDIR ? 0755 : 0644);
+    if (e.type == AE_IFLNK) archive_entry_set_symlink(entry, e.data.c_str());
+    const auto size = e.type != AE_IFREG ? 0 : e.zeros > 0 ? e.zeros : e.data.size();
+    archive_entry_set_size(entry, static_cast<la_int64_t>(size));
+    ASSERT_EQ(archive_write_header(a, entry), ARCHIVE_OK) << e.name << ": " << archive_error_string(a);
+    if (e.type == AE_IFREG && e.zeros > 0) {
+      const std::string chunk(1 << 20, '\0');
+      for (std::size_t done = 0; done < e.zeros; done += chunk.size()) {
+        (void)archive_write_data(a, chunk.data(), std::min(chunk.size(), e.zeros - done));
+      }
+    } else if (e.type == AE_IFREG) {
+      (void)archive_write_data(a, e.data.data(), e.data.size());
+    }
+    archive_entry_free(entry);
+  }
+  ASSERT_EQ(archive_write_close(a), ARCHIVE_OK);
+  archive_write_free(a);
+}
+
+// Writes `ct` as a DICOM CT series into `folder` (one file per slice, LPS patient coordinates,
+// HU stored + 1024) with the writer of tests/testutil, so the DICOM reader gives it back.
+void write_dicom_series(const Volume& ct, const std::filesystem::path& folder, const std::string& uid) {
+  std::filesystem::create_directories(folder);
+  for (std::int64_t k = 0; k < ct.nz(); ++k) {
+    testing::DicomSlice s;
+    s.series_uid = uid;
+    s.rows = static_cast<unsigned>(ct.ny());
+    s.columns = static_cast<unsigned>(ct.nx());
+    s.pixel_spacing = {ct.spacing()[1], ct.spacing()[0]};
+    // Canonical i grows to the Right and j to Anterior: -x and -y in DICOM's LPS.
+    s.orientation = std::array<double, 6>{-1, 0, 0, 0, -1, 0};
+    const auto& a = ct.affine();
+    s.position = std::array<double, 3>{-(a[0][3] + a[0][2] * static_cast<double>(k)),
+                                       -(a[1][3] + a[1][2] * static_cast<double>(k)),
+                                       a[2][3] + a[2][2] * static_cast<double>(k)};
+    s.instance_number = static_cast<int>(k + 1);
+    s.pixels.resize(static_cast<std::size_t>(ct.nx() * ct.ny()));
+    for (std::int64_t j = 0; j < ct.ny(); ++j) {
+      for (std::int64_t i = 0; i < ct.nx(); ++i) {
+        s.pixels[static_cast<std::size_t>(j * ct.nx() + i)] =
+            static_cast<std::int16_t>(std::lround(ct.at(i, j, k) + 1024.0f));
+      }
+    }
+    testing::write_dicom_slice(folder / fmt::format("IM{:04d}.dcm", k), s);
+  }
+}
+
+// The zip entries of every file in `folder`, under `prefix`.
+std::vector<ZipEntry> zip_entries_of(const std::filesystem::path& folder, const std::string& prefix) {
+  std::vector<ZipEntry> out;
+  for (const auto& f : std::filesystem::directory_iterator(folder)) {
+    std::ifstream in(f.path(), std::ios::binary);
+    out.push_back({prefix + f.path().filename().string(), {std::istreambuf_iterator<char>(in), {}}});
+  }
+  return out;
+}
 
 // One dataset and index for the whole suite (building it is the slow part).
 class ServerTest : public ::testing::Test {
@@ -501,6 +582,229 @@ TEST_F(ServerTest, AddAndRemoveRunAsJobsWhileSearchesGoOn) {
       << "only the kept upload of two-a and two-b";
   EXPECT_TRUE(uploads_empty());
   stop();  // before the copy it serves goes
+}
+
+// The label map of a labelled volume: the image's grid, each voxel the value of the class whose
+// mask holds it; the volume's metadata links it and lists the values.
+TEST_F(ServerTest, LabelMapOfALabelledVolumeIsOnTheImageGrid) {
+  const auto index = Index::open(index_dir());
+  const auto& v = index->volumes()[1];
+  ASSERT_FALSE(v.labels_source.empty()) << "the suite's dataset has segmentations";
+  const Json meta = body(client_->Get("/api/v1/volumes/" + v.id));
+  ASSERT_EQ(meta["label_map"], "/api/v1/volumes/" + v.id + "/labels") << meta.dump();
+  std::map<int, std::string> table;
+  for (const auto& e : meta["label_values"]) table[e["value"].get<int>()] = e["class"].get<std::string>();
+  EXPECT_EQ(table.size(), meta["labels"].size());
+  const ClassCatalog& catalog = ClassCatalog::builtin();
+  ASSERT_TRUE(table.count(label_map_value(catalog.at("liver").index)) == 1) << meta["label_values"].dump();
+
+  const auto answer = client_->Get(meta["label_map"].get<std::string>());
+  ASSERT_TRUE(answer);
+  ASSERT_EQ(answer->status, 200) << answer->body;
+  EXPECT_EQ(answer->get_header_value("Content-Type"), "application/gzip");
+  std::ofstream(uploads_ / "labels.nii.gz", std::ios::binary) << answer->body;
+  const auto image = client_->Get(meta["image"].get<std::string>());
+  ASSERT_TRUE(image);
+  std::ofstream(uploads_ / "image.nii.gz", std::ios::binary) << image->body;
+  const Volume map = read_volume(uploads_ / "labels.nii.gz");
+  const Volume ct = read_volume(uploads_ / "image.nii.gz");
+  std::filesystem::remove(uploads_ / "labels.nii.gz");
+  std::filesystem::remove(uploads_ / "image.nii.gz");
+  ASSERT_EQ(map.dims(), ct.dims());
+  for (int r = 0; r < 3; ++r) {
+    for (int c = 0; c < 4; ++c) EXPECT_NEAR(map.affine()[r][c], ct.affine()[r][c], 1e-4) << r << "," << c;
+  }
+  // Every value in the map is in the table.
+  std::set<int> seen;
+  for (const float x : map.hu()) seen.insert(static_cast<int>(x));
+  for (const int x : seen) EXPECT_TRUE(x == 0 || table.count(x) == 1) << "value " << x;
+  // At a few voxels of each mask, the map holds that mask's class.
+  int checked = 0;
+  for (const auto& file : std::filesystem::directory_iterator(v.labels_source)) {
+    std::string name = file.path().filename().string();
+    name = name.substr(0, name.find('.'));
+    const ClassInfo* c = catalog.find(name);
+    if (c == nullptr) continue;
+    const Volume mask = read_volume(file.path());
+    ASSERT_EQ(mask.dims(), map.dims()) << name;
+    std::vector<std::size_t> on;
+    for (std::size_t i = 0; i < mask.hu().size(); ++i) {
+      if (mask.hu()[i] > 0.5f) on.push_back(i);
+    }
+    if (on.empty()) continue;
+    for (const std::size_t i : {on.front(), on[on.size() / 2], on.back()}) {
+      EXPECT_EQ(static_cast<int>(map.hu()[i]), label_map_value(c->index)) << name << " at voxel " << i;
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 6) << "at least two classes checked";
+  EXPECT_EQ(map.hu()[0], 0.0f) << "the corner is background";
+  EXPECT_EQ(error_kind(client_->Get("/api/v1/volumes/nope/labels"), 404), "not found");
+  EXPECT_TRUE(uploads_empty());
+}
+
+// Volumes without labels, and volumes whose label files are gone: 404 saying which, and no link.
+TEST_F(ServerTest, LabelMapIs404WithoutLabelsOrWhenTheFilesAreGone) {
+  TempDir tmp;
+  std::filesystem::copy(*data_ / "ds" / "s0001", tmp / "s1", std::filesystem::copy_options::recursive);
+  std::filesystem::create_directories(tmp / "loose");
+  std::filesystem::copy_file(ct(2), tmp / "loose" / "plain.nii.gz");
+  BuildOptions build;
+  build.embedding_cache.clear();
+  build.index = IndexSpec::parse("faiss:Flat");
+  const std::vector<std::filesystem::path> paths{tmp / "s1" / "ct.nii.gz", tmp / "loose" / "plain.nii.gz"};
+  (void)build_index_from_paths(tmp / "index", paths, kDefaultEmbedderSpec, build);
+  start({}, tmp / "index");
+
+  ASSERT_EQ(body(client_->Get("/api/v1/volumes/s1"))["label_map"], "/api/v1/volumes/s1/labels");
+  const Json plain = body(client_->Get("/api/v1/volumes/plain"));
+  EXPECT_TRUE(plain["label_map"].is_null()) << plain.dump();
+  EXPECT_TRUE(plain["label_values"].empty());
+  auto r = client_->Get("/api/v1/volumes/plain/labels");
+  EXPECT_EQ(error_kind(r, 404), "not found");
+  EXPECT_NE(r->body.find("has no labels"), std::string::npos) << r->body;
+
+  ASSERT_EQ(client_->Get("/api/v1/volumes/s1/labels")->status, 200);
+  std::filesystem::remove_all(tmp / "s1" / "segmentations");
+  EXPECT_TRUE(body(client_->Get("/api/v1/volumes/s1"))["label_map"].is_null());
+  r = client_->Get("/api/v1/volumes/s1/labels");
+  EXPECT_EQ(error_kind(r, 404), "not found");
+  EXPECT_NE(r->body.find("which is gone"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("segmentations"), std::string::npos) << r->body;
+  stop();
+}
+
+// A zip of a DICOM series as the query: the same answer as the same series read from disk, nested
+// folders allowed; several series need the `series` part; nothing stays behind.
+TEST_F(ServerTest, ZipOfADicomSeriesSearchesLikeTheFolder) {
+  TempDir tmp;
+  const Volume source = read_volume(ct(2));
+  write_dicom_series(source, tmp / "series", "1.2.826.0.1.3680043.9.7777.41");
+  write_zip(tmp / "one.zip", zip_entries_of(tmp / "series", "study/series/"));
+  const Json params = {{"slices", {3, 9}}, {"top", 3}, {"rerank", 10}};
+
+  const auto index = Index::open(index_dir());
+  Query query;
+  query.path = tmp / "series";
+  query.slices = std::array<std::int64_t, 2>{3, 9};
+  query.params.top = 3;
+  query.params.rerank = true;
+  query.params.rerank_n = 10;
+  const SearchAnswer expected = voxir::search(*index, query);
+  ASSERT_FALSE(expected.results.empty());
+
+  httplib::MultipartFormDataItems items = {{"file", file_bytes(tmp / "one.zip"), "series.zip", "application/zip"},
+                                           {"params", params.dump(), "", ""}};
+  const Json answer = body(client_->Post("/api/v1/search", items));
+  ASSERT_TRUE(answer.contains("results")) << answer.dump();
+  ASSERT_EQ(answer["results"].size(), expected.results.size());
+  for (std::size_t i = 0; i < expected.results.size(); ++i) {
+    EXPECT_EQ(answer["results"][i]["volume"], expected.results[i].volume) << i;
+    EXPECT_NEAR(answer["results"][i]["score"].get<double>(), expected.results[i].score, 1e-5) << i;
+  }
+  EXPECT_EQ(answer["results"][0]["volume"], "s0002") << "the series is s0002's CT";
+  EXPECT_TRUE(uploads_empty());
+
+  // Two series (the second in another folder): the reader's "several series" error, or the
+  // `series` part picks one.
+  auto two = zip_entries_of(tmp / "series", "a/");
+  write_dicom_series(source, tmp / "other", "1.2.826.0.1.3680043.9.7777.42");
+  for (auto& e : zip_entries_of(tmp / "other", "b/")) two.push_back(std::move(e));
+  write_zip(tmp / "two.zip", two);
+  httplib::MultipartFormDataItems both = {{"file", file_bytes(tmp / "two.zip"), "two.zip", ""},
+                                          {"params", params.dump(), "", ""}};
+  const auto several = client_->Post("/api/v1/search", both);
+  EXPECT_EQ(error_kind(several, 400), "usage error");
+  EXPECT_NE(several->body.find("7777.42"), std::string::npos) << "lists the series: " << several->body;
+  EXPECT_EQ(several->body.find(uploads_.path().string()), std::string::npos) << several->body;
+  both.push_back({"series", "1.2.826.0.1.3680043.9.7777.41", "", ""});
+  const Json chosen = body(client_->Post("/api/v1/search", both));
+  ASSERT_TRUE(chosen.contains("results")) << chosen.dump();
+  EXPECT_EQ(chosen["results"][0]["volume"], expected.results[0].volume);
+  EXPECT_TRUE(uploads_empty());
+}
+
+// Zips that must be refused: a clear error naming the entry, no files left behind.
+TEST_F(ServerTest, BadZipsAreRefusedAndLeaveNoFiles) {
+  ServerOptions small;
+  small.max_upload_bytes = 4 << 20;
+  start(small);
+  TempDir tmp;
+  std::string dicom;
+  {
+    testing::DicomSlice s;
+    testing::write_dicom_slice(tmp / "one.dcm", s);
+    dicom = file_bytes(tmp / "one.dcm");
+  }
+  write_zip(tmp / "good.zip", {{"a.dcm", dicom}});
+  const std::string good = file_bytes(tmp / "good.zip");
+  struct Case {
+    std::string what;
+    std::vector<ZipEntry> entries;  // written as a zip, unless raw is set
+    std::string raw;
+    int status;
+    std::string phrase;  // in the message
+  };
+  const std::vector<Case> cases = {
+      {"zip bomb", {{"a.dcm", dicom}, {"big.dcm", "", AE_IFREG, std::size_t{64} << 20}}, "", 413, "upload limit"},
+      {"traversal", {{"a.dcm", dicom}, {"../evil.dcm", dicom}}, "", 422, "'../evil.dcm'"},
+      {"nested traversal", {{"x/../../evil.dcm", dicom}}, "", 422, "'x/../../evil.dcm'"},
+      {"absolute path", {{"/tmp/evil.dcm", dicom}}, "", 422, "'/tmp/evil.dcm'"},
+      {"symbolic link", {{"a.dcm", dicom}, {"link.dcm", "/etc/passwd", AE_IFLNK}}, "", 422, "symbolic link"},
+      {"no DICOM files", {{"notes/", "", AE_IFDIR}, {"notes/readme.txt", "hello"}, {"b.txt", "x"}}, "", 422,
+       "no DICOM files"},
+      {"corrupt zip", {}, "PK\x03\x04" + std::string(3000, 'z'), 422, "zip"},
+      {"truncated zip", {}, good.substr(0, good.size() / 2), 422, "zip"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    const auto zip = tmp / "case.zip";
+    if (c.raw.empty()) {
+      write_zip(zip, c.entries);
+    } else {
+      std::ofstream(zip, std::ios::binary) << c.raw;
+    }
+    EXPECT_LT(std::filesystem::file_size(zip), std::uintmax_t{1} << 20) << "the zip itself is small";
+    httplib::MultipartFormDataItems items = {{"file", file_bytes(zip), "upload.zip", ""}};
+    const auto r = client_->Post("/api/v1/search", items);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, c.status) << r->body;
+    EXPECT_NE(r->body.find(c.phrase), std::string::npos) << r->body;
+    EXPECT_NE(r->body.find("upload.zip"), std::string::npos) << "names the upload: " << r->body;
+    EXPECT_EQ(r->body.find(uploads_.path().string()), std::string::npos) << "no temp paths: " << r->body;
+    EXPECT_TRUE(uploads_empty());
+  }
+  // Adding a bad zip fails at once and keeps nothing in the index folder.
+  write_zip(tmp / "evil.zip", {{"../evil.dcm", dicom}});
+  httplib::MultipartFormDataItems add = {{"file", file_bytes(tmp / "evil.zip"), "evil.zip", ""}};
+  EXPECT_EQ(error_kind(client_->Post("/api/v1/volumes", add), 422), "invalid input");
+  EXPECT_TRUE(std::filesystem::is_empty(index_dir() / "uploads"));
+  EXPECT_TRUE(uploads_empty());
+}
+
+// POST /volumes with a zip: the series is kept unpacked, indexed, served, and removed with it.
+TEST_F(ServerTest, AddingAZipOfADicomSeries) {
+  TempDir copy;
+  std::filesystem::copy(index_dir(), copy / "index", std::filesystem::copy_options::recursive);
+  start({}, copy / "index");
+  TempDir tmp;
+  write_dicom_series(read_volume(ct(3)), tmp / "series", "1.2.826.0.1.3680043.9.7777.43");
+  write_zip(tmp / "s3.zip", zip_entries_of(tmp / "series", "dicom/"));
+  httplib::MultipartFormDataItems items = {{"file", file_bytes(tmp / "s3.zip"), "patient-3.zip", ""}};
+  const Json job = wait_job(body(client_->Post("/api/v1/volumes", items))["job"]);
+  EXPECT_EQ(job["state"], "done") << job.dump();
+  const Json added = body(client_->Get("/api/v1/volumes/patient-3"));
+  EXPECT_EQ(added["slices"], Index::open(index_dir())->find("s0003")->num_slices) << added.dump();
+  EXPECT_TRUE(added["label_map"].is_null());
+  const auto r = client_->Get("/api/v1/volumes/patient-3/labels");
+  EXPECT_EQ(error_kind(r, 404), "not found");
+  EXPECT_NE(r->body.find("has no labels"), std::string::npos) << r->body;
+  EXPECT_EQ(client_->Get("/api/v1/volumes/patient-3/image")->status, 200);
+  const Json removed = wait_job(body(client_->Delete("/api/v1/volumes/patient-3"))["job"]);
+  EXPECT_EQ(removed["state"], "done") << removed.dump();
+  EXPECT_TRUE(std::filesystem::is_empty(copy / "index" / "uploads")) << "the kept series goes with it";
+  EXPECT_TRUE(uploads_empty());
+  stop();
 }
 
 }  // namespace

@@ -93,6 +93,22 @@ try {
   }
   await page.locator('#results .explanation').first().screenshot({ path: path.join(shots, 'explanation.png') })
 
+  // Label overlays: ticking "show labels" adds each viewer's label map as a second NiiVue volume
+  // (the phantoms all have masks) and changes what the viewers show; unticking removes them.
+  const volumeCounts = () => page.$$eval('canvas[data-volumes]', (cs) => cs.map((c) => c.dataset.volumes))
+  const counts = await volumeCounts()
+  check(counts.length === results.length + 1 && counts.every((n) => n === '1'), `without labels the query and each result viewer hold one volume (${counts})`)
+  const before = await page.locator('#query-canvas').screenshot()
+  await page.check('#show-labels')
+  await page.waitForFunction(() => [...document.querySelectorAll('canvas[data-volumes]')].every((c) => c.dataset.volumes === '2'), null, { timeout: 60000 })
+  check(true, `with labels every viewer (${(await volumeCounts()).length}) holds the CT and its label map`)
+  const after = await page.locator('#query-canvas').screenshot()
+  check(!before.equals(after), 'the query viewer looks different with the label overlay')
+  await page.screenshot({ path: path.join(shots, 'label-overlay.png'), fullPage: true })
+  await page.uncheck('#show-labels')
+  await page.waitForFunction(() => [...document.querySelectorAll('canvas[data-volumes]')].every((c) => c.dataset.volumes === '1'), null, { timeout: 60000 })
+  check(true, 'unticking removes the overlays again')
+
   // A slice-range search, typed in.
   await page.evaluate(() => { document.body.dataset.searched = '' })
   await page.fill('#region', '')

@@ -51,6 +51,75 @@ function showSlice (nv, canvas, z) {
   canvas.dataset.slice = String(Math.round(nv.frac2vox(nv.scene.crosshairPos)[2]))
 }
 
+// Label overlays: a volume's label map (GET /api/v1/volumes/{id}/labels, one value per class,
+// listed in the volume's label_values) drawn over its CT while the "labels" box is ticked; the
+// class under the crosshair is named below the viewer. One entry per viewer that may show one.
+const overlays = new Map() // canvas -> { nv, info: volume metadata or null }
+
+// NiiVue looks label colours up in a linearly filtered texture and nudges small values up by 2/256
+// of its width, so with more than 64 labels the background would pick up some of the colour of
+// value 1. Shifting every class value up by this much keeps the texels next to 0 transparent.
+const LABEL_SHIFT = 2
+
+// One colour per class value (golden-angle hues) at value + LABEL_SHIFT, transparent background.
+function labelColormap (values) {
+  const cm = { R: [0], G: [0], B: [0], A: [0], I: [0], labels: [''] }
+  for (const { value: v, class: name } of values) {
+    const value = v + LABEL_SHIFT
+    const h = (value * 137.508) % 360
+    const f = (n) => {
+      const k = (n + h / 30) % 12
+      return Math.round(255 * (0.55 - 0.45 * Math.max(-1, Math.min(k - 3, 9 - k, 1))))
+    }
+    cm.R.push(f(0))
+    cm.G.push(f(8))
+    cm.B.push(f(4))
+    cm.A.push(255)
+    cm.I.push(value)
+    cm.labels.push(name)
+  }
+  return cm
+}
+
+async function applyOverlay (canvas) {
+  const o = overlays.get(canvas)
+  if (!o) return
+  const { nv, info } = o
+  const show = $('show-labels').checked && info && info.label_map
+  if (show && nv.volumes.length === 1) {
+    const names = new Map(info.label_values.map((v) => [v.value, v.class]))
+    await nv.addVolumeFromUrl({ url: info.label_map, name: `${info.id}-labels.nii.gz`, headers: headers(), opacity: 0.45 })
+    const img = nv.volumes[1].img // uint8: class values stay far below 256 - LABEL_SHIFT
+    for (let i = 0; i < img.length; i++) if (img[i]) img[i] += LABEL_SHIFT
+    nv.volumes[1].setColormapLabel(labelColormap(info.label_values))
+    nv.updateGLVolume()
+    nv.onLocationChange = (data) => {
+      const raw = data.values?.[1] ? Math.round(data.values[1].value) : 0
+      const v = raw > 0 ? raw - LABEL_SHIFT : 0
+      caption(canvas, v ? names.get(v) || `label ${v}` : '')
+    }
+  } else if (!show && nv.volumes.length > 1) {
+    nv.removeVolume(nv.volumes[1])
+    nv.onLocationChange = () => {}
+    caption(canvas, '')
+  }
+  canvas.dataset.volumes = String(nv.volumes.length)
+}
+
+function caption (canvas, text) {
+  let el = canvas.parentElement.querySelector('.label-name')
+  if (!el) {
+    el = document.createElement('span')
+    el.className = 'label-name'
+    canvas.parentElement.append(el)
+  }
+  el.textContent = text ? `under the crosshair: ${text}` : ''
+}
+
+async function applyOverlays () {
+  for (const canvas of overlays.keys()) await applyOverlay(canvas)
+}
+
 const query = { nv: null }
 
 async function loadQueryImage (source) {
@@ -73,6 +142,8 @@ async function loadQueryImage (source) {
   } else {
     await query.nv.loadVolumes([{ url: source, name: 'query.nii.gz', headers: headers() }])
   }
+  overlays.set($('query-canvas'), { nv: query.nv, info: source instanceof File ? null : state.volumeInfo })
+  await applyOverlay($('query-canvas'))
 }
 
 async function selectVolume (id) {
@@ -87,6 +158,7 @@ async function selectVolume (id) {
     if (l.region) names.add(l.region)
   }
   $('region-list').replaceChildren(...[...names].sort().map((n) => new Option(n)))
+  state.volumeInfo = v
   await loadQueryImage(v.image)
   status(`${id}: ${v.slices} slices${v.labels.length ? `, ${v.labels.length} labelled classes` : ''}`)
 }
@@ -186,6 +258,7 @@ function explanationFigure (r) {
 async function showResults (answer) {
   for (const nv of state.viewers) nv.gl?.getExtension('WEBGL_lose_context')?.loseContext()
   state.viewers = []
+  for (const canvas of [...overlays.keys()]) if (canvas !== $('query-canvas')) overlays.delete(canvas)
   const list = $('results')
   list.replaceChildren()
   for (const [i, r] of answer.results.entries()) {
@@ -214,6 +287,8 @@ async function showResults (answer) {
     state.viewers.push(nv)
     await nv.loadVolumes([{ url: r.image, name: `${r.volume}.nii.gz`, headers: headers() }])
     showSlice(nv, canvas, Math.round((r.location[0] + r.location[1]) / 2))
+    overlays.set(canvas, { nv, info: await api(`/api/v1/volumes/${encodeURIComponent(r.volume)}`) })
+    await applyOverlay(canvas)
     li.dataset.ready = 'true'
   }
 }
@@ -248,12 +323,19 @@ async function main () {
   const info = await api('/api/v1/index')
   $('index-summary').textContent = `${info.volumes} volumes, ${info.vectors} slices, ${info.index}, generation ${info.generation}`
   $('search').onclick = () => search().catch((e) => status(e.message, true))
+  $('show-labels').onchange = () => applyOverlays().catch((e) => status(e.message, true))
   $('upload').onchange = async () => {
     const file = $('upload').files[0]
     if (!file) return
     state.file = file
     state.volume = null
     $('region-list').replaceChildren()
+    if (/\.zip$/i.test(file.name)) {
+      // A zip of a DICOM series is read by the server only: no preview here.
+      while (query.nv?.volumes.length) query.nv.removeVolume(query.nv.volumes[0])
+      status(`${file.name} (a zip of a DICOM series, read by the server when you search; type the slices)`)
+      return
+    }
     await loadQueryImage(file)
     status(`${file.name} (uploaded with the search; the region needs labels, so mark slices)`)
   }
