@@ -110,6 +110,7 @@ class PyIndex {
     d["dim"] = index_->dim();
     d["volumes"] = index_->volumes().size();
     d["vectors"] = index_->num_vectors();
+    d["predicted_volumes"] = index_->num_predicted();
     return d;
   }
 
@@ -287,6 +288,19 @@ picks the query slices. rerank=None ranks by votes only. Returns {"results": [..
         return to_python(report);
       },
       py::arg("dir"), py::arg("volume_id"), "Removes one volume from an index.");
+  m.def(
+      "predict_index",
+      [](const std::filesystem::path& dir) {
+        BuildReport report;
+        {
+          py::gil_scoped_release release;
+          report = predict_index(dir);
+        }
+        return to_python(report);
+      },
+      py::arg("dir"),
+      "Re-predicts the anatomy of every volume without labels from the labelled volumes indexed "
+      "now and stores it as a new generation (docs/predicted-anatomy.md).");
   m.def(
       "write_vectors",
       [](const std::filesystem::path& dir, const py::dict& volumes, const std::string& index,

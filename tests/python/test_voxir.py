@@ -135,3 +135,22 @@ def test_a_second_collection_with_the_same_ids_gets_its_own_namespace(collection
     with pytest.raises(voxir.Error, match="already in use"):
         voxir.add_to_index(index, [str(data)], cache=cache, id_prefix="site2:")
     assert len(voxir.Index(index).volumes) == 18  # the refused add changed nothing
+
+
+def test_unlabelled_volumes_get_their_anatomy_stored(collection, tmp_path):
+    data, _, _ = collection
+    index = str(tmp_path / "mixed")
+    cache = str(tmp_path / "cache")
+    voxir.build_index(index, [str(data)], index="Flat", cache=cache)
+    plain = tmp_path / "plain.nii.gz"  # no segmentations/ beside it
+    plain.write_bytes((data / "s0002" / "ct.nii.gz").read_bytes())
+    voxir.add_to_index(index, [str(plain)], cache=cache)
+    info = voxir.Index(index).info
+    assert info["predicted_volumes"] == 1
+    report = voxir.predict_index(index)
+    assert report["generation"] == info["generation"] + 1
+    assert voxir.Index(index).info["predicted_volumes"] == 1
+    only_plain = str(tmp_path / "only-plain")
+    voxir.build_index(only_plain, [str(plain)], index="Flat", cache=cache)
+    with pytest.raises(voxir.Error, match="has labels"):
+        voxir.predict_index(only_plain)
