@@ -37,7 +37,7 @@ run('index', 'build', path.join(work, 'index'), path.join(work, 'ds'))
 const server = spawn(voxir, ['serve', path.join(work, 'index'), '--port', '0', '--threads', '4'], { stdio: ['ignore', 'ignore', 'pipe'] })
 let serverLog = ''
 const url = await new Promise((resolve, reject) => {
-  const timer = setTimeout(() => reject(new Error(`server did not start: ${serverLog}`)), 30000)
+  const timer = setTimeout(() => reject(new Error(`server did not start: ${serverLog}`)), 120000)
   server.stderr.on('data', (d) => {
     serverLog += d
     const m = serverLog.match(/on (http:\/\/127\.0\.0\.1:\d+\/)/)
@@ -52,11 +52,15 @@ const browser = await chromium.launch({
 })
 let failed = false
 const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
+// Generous limits: ctest runs this beside other tests on two cores, where loading the page and its
+// volumes in a software-rendered WebGL took over 30 s (Playwright's default) under load.
+page.setDefaultTimeout(120000)
+page.setDefaultNavigationTimeout(120000)
 try {
   const errors = []
   page.on('pageerror', (e) => errors.push(e.message))
   await page.goto(url)
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 60000 })
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 120000 })
   const options = await page.locator('#volume-select option').count()
   check(options === 4, `the volume list shows the 4 indexed volumes (${options})`)
 
@@ -66,7 +70,7 @@ try {
   await page.fill('#region', 'liver')
   await page.fill('#top', '3')
   await page.click('#search')
-  await page.waitForSelector('body[data-searched="true"]', { timeout: 60000 })
+  await page.waitForSelector('body[data-searched="true"]', { timeout: 120000 })
   const status = await page.textContent('#status')
   check(/results for slices \d+–\d+ \(liver\)/.test(status), `the status reports the region search: "${status}"`)
   const results = await page.$$eval('#results li', (lis) => lis.map((li) => ({
@@ -82,7 +86,7 @@ try {
   await page.screenshot({ path: path.join(shots, 'region-search.png'), fullPage: true })
 
   // Each result shows its explanation: the heatmap and the strip, decoded by the browser.
-  await page.waitForFunction(() => [...document.querySelectorAll('#results .explanation img')].every((i) => i.complete), null, { timeout: 30000 })
+  await page.waitForFunction(() => [...document.querySelectorAll('#results .explanation img')].every((i) => i.complete), null, { timeout: 120000 })
   const pictures = await page.$$eval('#results li', (lis) => lis.map((li) => ({
     volume: li.dataset.volume,
     heatmap: li.querySelector('img.heatmap')?.naturalWidth ?? 0,
@@ -100,13 +104,13 @@ try {
   check(counts.length === results.length + 1 && counts.every((n) => n === '1'), `without labels the query and each result viewer hold one volume (${counts})`)
   const before = await page.locator('#query-canvas').screenshot()
   await page.check('#show-labels')
-  await page.waitForFunction(() => [...document.querySelectorAll('canvas[data-volumes]')].every((c) => c.dataset.volumes === '2'), null, { timeout: 60000 })
+  await page.waitForFunction(() => [...document.querySelectorAll('canvas[data-volumes]')].every((c) => c.dataset.volumes === '2'), null, { timeout: 120000 })
   check(true, `with labels every viewer (${(await volumeCounts()).length}) holds the CT and its label map`)
   const after = await page.locator('#query-canvas').screenshot()
   check(!before.equals(after), 'the query viewer looks different with the label overlay')
   await page.screenshot({ path: path.join(shots, 'label-overlay.png'), fullPage: true })
   await page.uncheck('#show-labels')
-  await page.waitForFunction(() => [...document.querySelectorAll('canvas[data-volumes]')].every((c) => c.dataset.volumes === '1'), null, { timeout: 60000 })
+  await page.waitForFunction(() => [...document.querySelectorAll('canvas[data-volumes]')].every((c) => c.dataset.volumes === '1'), null, { timeout: 120000 })
   check(true, 'unticking removes the overlays again')
 
   // A slice-range search, typed in.
@@ -115,7 +119,7 @@ try {
   await page.fill('#slice-first', '3')
   await page.fill('#slice-last', '8')
   await page.click('#search')
-  await page.waitForSelector('body[data-searched="true"]', { timeout: 60000 })
+  await page.waitForSelector('body[data-searched="true"]', { timeout: 120000 })
   const status2 = await page.textContent('#status')
   check(status2.includes('results for slices 3–8'), `the slice search used slices 3..8: "${status2}"`)
   await page.screenshot({ path: path.join(shots, 'slice-search.png'), fullPage: true })
