@@ -57,13 +57,19 @@ bool tokens_equal(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
+// Client file names, ids and paths may hold bytes that are not UTF-8: they are replaced (U+FFFD),
+// where dump() would throw (inside an error handler, that would end the process).
+std::string json_text(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
 void send_json(httplib::Response& res, int status, const std::string& body) {
   res.status = status;
   res.set_content(body, "application/json");
 }
 
 void send_error(httplib::Response& res, const ApiError& e) {
-  send_json(res, e.status, Json{{"error", {{"kind", e.kind}, {"message", e.message}}}}.dump());
+  send_json(res, e.status, json_text(Json{{"error", {{"kind", e.kind}, {"message", e.message}}}}));
 }
 
 // The index as CURRENT names it now, with an embedder for its queries (made once per generation,
@@ -415,7 +421,7 @@ struct Server::Impl {
 void Server::Impl::register_routes() {
   get("/api/v1/health", "/api/v1/health", [this](const httplib::Request&, httplib::Response& res) {
     const auto snap = live.get();
-    send_json(res, 200, Json{{"status", "ok"}, {"generation", snap.index->generation()}}.dump());
+    send_json(res, 200, json_text(Json{{"status", "ok"}, {"generation", snap.index->generation()}}));
   });
   get("/api/v1/openapi.json", "/api/v1/openapi.json",
         [](const httplib::Request&, httplib::Response& res) { send_json(res, 200, std::string(openapi_document())); });
@@ -437,7 +443,7 @@ void Server::Impl::register_routes() {
     }
     Json out = {{"volumes", list}, {"total", n}};
     out["next"] = offset + limit < n ? Json(offset + limit) : Json(nullptr);
-    send_json(res, 200, out.dump());
+    send_json(res, 200, json_text(out));
   });
   // Before the plain volume route, whose pattern would also match these.
   get("/api/v1/volumes/{id}/image", R"(/api/v1/volumes/(.+)/image)",
@@ -486,7 +492,7 @@ void Server::Impl::register_routes() {
           const std::string id = out["id"].get<std::string>();
           out["image"] = volume_link(id, "image");
           add_label_map(out, *snap.index->find(id));
-          send_json(res, 200, out.dump());
+          send_json(res, 200, json_text(out));
         });
   post("/api/v1/search",
         [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
@@ -513,13 +519,13 @@ void Server::Impl::register_routes() {
             progress(1, 1);
             return Json{{"removed", id}, {"generation", report.generation}};
           });
-          send_json(res, 202, Json{{"job", job}, {"status", fmt::format("/api/v1/jobs/{}", job)}}.dump());
+          send_json(res, 202, json_text(Json{{"job", job}, {"status", fmt::format("/api/v1/jobs/{}", job)}}));
         });
   get("/api/v1/jobs/{id}", R"(/api/v1/jobs/([^/]+))",
         [this](const httplib::Request& req, httplib::Response& res) {
           const auto status = jobs.status(req.matches[1]);
           if (!status) fail(ErrorKind::kNotFound, "no job '{}'", req.matches[1].str());
-          send_json(res, 200, status->dump());
+          send_json(res, 200, json_text(*status));
         });
 }
 
@@ -598,7 +604,7 @@ void Server::Impl::search(const httplib::Request& req, httplib::Response& res,
           {"strip", e.strip_png.empty() ? Json(nullptr) : Json(png_data_url(e.strip_png))}};
     }
   }
-  send_json(res, 200, out.dump());
+  send_json(res, 200, json_text(out));
 }
 
 void Server::Impl::add_volumes(const httplib::Request& req, httplib::Response& res,
@@ -644,7 +650,7 @@ void Server::Impl::add_volumes(const httplib::Request& req, httplib::Response& r
       v.path = to;
       v.read.series_uid = upload.text("series");
       v.id = upload.text("id").empty() ? volume_id_for_path(name) : upload.text("id");
-      v.metadata_json = Json{{"uploaded_as", f.client_name}}.dump();
+      v.metadata_json = json_text(Json{{"uploaded_as", f.client_name}});
       sources.push_back(std::move(v));
     }
     if (upload.file("labels") != nullptr) {
@@ -681,7 +687,7 @@ void Server::Impl::add_volumes(const httplib::Request& req, httplib::Response& r
         std::error_code ec;
         std::filesystem::remove_all(kept, ec);
       });
-  send_json(res, 202, Json{{"job", job}, {"status", fmt::format("/api/v1/jobs/{}", job)}}.dump());
+  send_json(res, 202, json_text(Json{{"job", job}, {"status", fmt::format("/api/v1/jobs/{}", job)}}));
 }
 
 Server::Server(std::filesystem::path index_dir, ServerOptions options)

@@ -445,6 +445,11 @@ TEST_F(ServerTest, BadRequestsGetClearErrorsAndLeaveNoFiles) {
   EXPECT_EQ(error_kind(r, 422), "invalid input");
   EXPECT_NE(r->body.find("junk.nii.gz"), std::string::npos) << "names the file as uploaded: " << r->body;
   EXPECT_EQ(r->body.find(uploads_.path().string()), std::string::npos) << "no temp paths: " << r->body;
+  // A file name that is not UTF-8 (Latin-1 "café"): named with U+FFFD, not a failed answer.
+  httplib::MultipartFormDataItems latin1 = {{"file", std::string(4000, 'x'), "caf\xe9.nii.gz", ""}};
+  const auto named = client_->Post("/api/v1/search", latin1);
+  EXPECT_EQ(error_kind(named, 422), "invalid input");
+  EXPECT_NE(named->body.find("caf\xef\xbf\xbd.nii.gz"), std::string::npos) << named->body;
   EXPECT_TRUE(uploads_empty());
 }
 
