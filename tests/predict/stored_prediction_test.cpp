@@ -3,6 +3,7 @@
 #include "index/manifest.h"
 #include "testutil/fake_embedder.h"
 #include "testutil/phantoms.h"
+#include "testutil/old_formats.h"
 #include "testutil/temp_dir.h"
 #include "voxir/error.h"
 #include "voxir/eval.h"
@@ -272,27 +273,6 @@ TEST(StoredPrediction, RequireAndResultRegionsUseTheStoredExtent) {
   }
 }
 
-// Rewrites the current generation as format version 2 wrote it: no prediction tables.
-void make_format_2(const std::filesystem::path& dir) {
-  const auto gen = index::current_generation(dir);
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((gen / index::kCatalogFile).c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE predicted; DROP TABLE predicted_extents", nullptr,
-                         nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(db);
-  const auto manifest_path = gen / index::kManifestFile;
-  std::ifstream in(manifest_path);
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto manifest = index::manifest_from_json(text, manifest_path);
-  manifest.format_version = 2;
-  for (auto& f : manifest.files) {
-    if (f.name != index::kCatalogFile) continue;
-    f.bytes = std::filesystem::file_size(gen / f.name);
-    f.crc32 = index::crc32_of_file(gen / f.name);
-  }
-  std::ofstream(manifest_path) << index::manifest_to_json(manifest);
-}
 
 TEST(StoredPrediction, IndexesOfFormatVersion2PredictAtQueryTime) {
   TempDir tmp;
@@ -308,7 +288,8 @@ TEST(StoredPrediction, IndexesOfFormatVersion2PredictAtQueryTime) {
   q.params.top = 20;
   q.params.require = "liver";
   const SearchAnswer stored = search(*Index::open(tmp / "index"), q);
-  make_format_2(tmp / "index");
+  // As format version 2 wrote it: no prediction tables.
+  testing::rewrite_as_format(tmp / "index", 2, "DROP TABLE predicted; DROP TABLE predicted_extents");
   const auto old = Index::open(tmp / "index", {.verify_checksums = true});
   EXPECT_EQ(old->num_predicted(), 0u);
   EXPECT_FALSE(old->predicted(position(*old, plain[0].id)).has_value());

@@ -1,11 +1,11 @@
 // Degenerate input (issue 17): NaN voxels, slices without a body, non-finite vectors and 4-D files
 // give clear answers, never perfect scores or silently stored garbage.
-#include "index/manifest.h"
 #include "testutil/dicom_files.h"
 #include "testutil/fake_embedder.h"
 #include "testutil/nifti_files.h"
 #include "testutil/phantoms.h"
 #include "testutil/queries.h"
+#include "testutil/old_formats.h"
 #include "testutil/temp_dir.h"
 #include "voxir/embed.h"
 #include "voxir/error.h"
@@ -14,7 +14,6 @@
 #include "voxir/search.h"
 #include "voxir/volume.h"
 
-#include <sqlite3.h>
 
 #include <gtest/gtest.h>
 
@@ -305,22 +304,7 @@ TEST(EmptySlices, IndexesOfFormatVersion1OpenWithEverySliceCounted) {
   const testing::FakeEmbedder embedder(8);
   (void)build_index(tmp / "index", sources_from_paths(paths), embedder, {});
   // Turn the generation into what version 1 wrote: no content table, format_version 1.
-  const auto gen = index::current_generation(tmp / "index");
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((gen / index::kCatalogFile).c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE content", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(db);
-  const auto manifest_path = gen / index::kManifestFile;
-  std::ifstream in(manifest_path);
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto manifest = index::manifest_from_json(text, manifest_path);
-  manifest.format_version = 1;
-  for (auto& f : manifest.files) {
-    if (f.name != index::kCatalogFile) continue;
-    f.bytes = std::filesystem::file_size(gen / f.name);
-    f.crc32 = index::crc32_of_file(gen / f.name);
-  }
-  std::ofstream(manifest_path) << index::manifest_to_json(manifest);
+  testing::rewrite_as_format(tmp / "index", 1, "DROP TABLE content");
 
   auto index = Index::open(tmp / "index", {.verify_checksums = true});
   EXPECT_EQ(index->num_empty_rows(), 0);
