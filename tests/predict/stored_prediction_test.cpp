@@ -68,6 +68,16 @@ std::vector<VolumeSource> sources(const Archive& a, bool labelled) {
   return out;
 }
 
+// The archive's labelled sources followed by its plain ones (all), and the plain ones alone.
+struct ArchiveSources {
+  std::vector<VolumeSource> all, plain;
+};
+ArchiveSources labelled_then_plain(const Archive& a) {
+  ArchiveSources out{sources(a, true), sources(a, false)};
+  out.all.insert(out.all.end(), out.plain.begin(), out.plain.end());
+  return out;
+}
+
 BuildOptions flat() {
   BuildOptions o;
   o.index = IndexSpec::parse("faiss:Flat");
@@ -83,9 +93,7 @@ TEST(StoredPrediction, IngestStoresWhatAQueryWouldPredict) {
   TempDir tmp;
   const auto archive = write_archive(tmp.path(), 10);
   const testing::FakeEmbedder embedder(8);
-  auto all = sources(archive, true);
-  const auto plain = sources(archive, false);
-  all.insert(all.end(), plain.begin(), plain.end());
+  const auto [all, plain] = labelled_then_plain(archive);
   const auto report = build_index(tmp / "index", all, embedder, flat());
   ASSERT_EQ(report.volumes_added, 10u);
   const auto index = Index::open(tmp / "index");
@@ -204,9 +212,7 @@ TEST(StoredPrediction, RequireAndResultRegionsUseTheStoredExtent) {
   TempDir tmp;
   const auto archive = write_archive(tmp.path(), 10);
   const testing::FakeEmbedder embedder(8);
-  auto all = sources(archive, true);
-  const auto plain = sources(archive, false);
-  all.insert(all.end(), plain.begin(), plain.end());
+  const auto [all, plain] = labelled_then_plain(archive);
   BuildOptions options = flat();
   options.predict = false;
   (void)build_index(tmp / "index", all, embedder, options);
@@ -273,14 +279,11 @@ TEST(StoredPrediction, RequireAndResultRegionsUseTheStoredExtent) {
   }
 }
 
-
 TEST(StoredPrediction, IndexesOfFormatVersion2PredictAtQueryTime) {
   TempDir tmp;
   const auto archive = write_archive(tmp.path(), 8);
   const testing::FakeEmbedder embedder(8);
-  auto all = sources(archive, true);
-  const auto plain = sources(archive, false);
-  all.insert(all.end(), plain.begin(), plain.end());
+  const auto [all, plain] = labelled_then_plain(archive);
   (void)build_index(tmp / "index", all, embedder, flat());
   Query q;
   q.indexed_id = all[0].id;
@@ -313,9 +316,7 @@ TEST(StoredPrediction, AMalformedStoredPredictionIsReportedNamingTheCatalog) {
   TempDir tmp;
   const auto archive = write_archive(tmp.path(), 4);
   const testing::FakeEmbedder embedder(8);
-  auto all = sources(archive, true);
-  const auto plain = sources(archive, false);
-  all.insert(all.end(), plain.begin(), plain.end());
+  const auto [all, plain] = labelled_then_plain(archive);
   (void)build_index(tmp / "index", all, embedder, flat());
   const auto gen = index::current_generation(tmp / "index");
   const auto pristine = tmp / "pristine.sqlite";
