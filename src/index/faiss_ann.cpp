@@ -13,6 +13,7 @@
 #include <faiss/utils/distances.h>
 
 #include <algorithm>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <vector>
@@ -108,9 +109,13 @@ std::unique_ptr<Ann> open_ivfpq(const IndexSpec& spec, const std::filesystem::pa
   faiss_call(file, "checking the inverted lists", [&] {
     std::vector<std::uint8_t> seen(static_cast<std::size_t>(rows.n), 0);
     for (std::size_t l = 0; l < lists->nlist; ++l) {
-      const faiss::InvertedLists::ScopedIds ids(lists, l);
+      // Mapped from the file (IO_FLAG_MMAP), the ids need not be 8-byte aligned (Faiss's file
+      // layout does not align them): each is copied out rather than loaded in place.
+      faiss::InvertedLists::ScopedIds ids(lists, l);
+      const auto* bytes = reinterpret_cast<const unsigned char*>(ids.get());
       for (std::size_t i = 0, n = lists->list_size(l); i < n; ++i) {
-        const auto row = ids[i];
+        std::int64_t row = 0;  // Faiss idx_t
+        std::memcpy(&row, bytes + i * sizeof row, sizeof row);
         if (row < 0 || row >= rows.n || seen[static_cast<std::size_t>(row)] != 0) {
           fail(ErrorKind::kInvalidInput, "{}: list {} holds row {} (the rows are 0..{}, each once)",
                file.string(), l, row, rows.n - 1);
