@@ -5,6 +5,7 @@
 #include "eval/report.h"
 #include "voxir/version.h"
 #include "util/file.h"
+#include "util/json_text.h"
 #include "voxir/dataset.h"
 #include "voxir/embed.h"
 #include "voxir/error.h"
@@ -192,8 +193,7 @@ std::vector<VolumeSource> database_sources(const std::vector<const Subject*>& su
     src.split = s->split;
     Json meta = Json::object();
     for (const auto& [k, v] : s->meta) meta[k] = v;
-    // meta.csv may be in Latin-1: invalid UTF-8 is replaced, where dump() would throw.
-    src.metadata_json = meta.dump(-1, ' ', false, Json::error_handler_t::replace);
+    src.metadata_json = json_text(meta);  // meta.csv may be in Latin-1
     out.push_back(std::move(src));
   }
   return out;

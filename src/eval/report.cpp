@@ -1,6 +1,7 @@
 #include "eval/report.h"
 
 #include "util/file.h"
+#include "util/json_text.h"
 
 #include <fmt/core.h>
 #include <fmt/ranges.h>
@@ -687,7 +688,7 @@ ReportFiles write_report(const Json& report, const std::filesystem::path& out) {
   for (const auto& gran : grans) plots(report, gran, plot_dir, md);
 
   ReportFiles files{out / "report.json", out / "report.md"};
-  write_text(files.json, report.dump(2, ' ', false, Json::error_handler_t::replace) + "\n");
+  write_text(files.json, json_text(report, 2) + "\n");
   write_text(files.markdown, md);
   return files;
 }

@@ -1,5 +1,6 @@
 // From volumes on disk to index generations: naming, reading, embedding, labelling.
 #include "util/exceptions.h"
+#include "util/json_text.h"
 #include "voxir/dataset.h"
 #include "voxir/embed.h"
 #include "voxir/error.h"
@@ -206,10 +207,8 @@ std::vector<VolumeSource> sources_from_paths(std::span<const std::filesystem::pa
           s.labels = subject.segmentations;
         s.split = subject.split;
         s.read = read;
-        // meta.csv may be in Latin-1 (an institution name): invalid UTF-8 is replaced, where
-        // dump() would throw.
-        s.metadata_json = nlohmann::json(subject.meta).dump(
-            -1, ' ', false, nlohmann::json::error_handler_t::replace);
+        // meta.csv may be in Latin-1 (an institution name).
+        s.metadata_json = json_text(nlohmann::json(subject.meta));
         out.push_back(std::move(s));
       }
       continue;

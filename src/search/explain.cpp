@@ -5,6 +5,7 @@
 
 #include "search/png.h"
 #include "util/file.h"
+#include "util/json_text.h"
 #include "voxir/error.h"
 #include "voxir/index.h"
 #include "voxir/volume.h"
@@ -185,7 +186,7 @@ Explanation explain_result(const SearchResult& r, std::size_t rank, const Volume
   j["alignment"] = alignment;
   j["strip"] = strip_json;
   if (!out.strip_note.empty()) j["strip_note"] = out.strip_note;
-  out.alignment_json = j.dump(2) + "\n";
+  out.alignment_json = json_text(j, 2) + "\n";  // the path may not be UTF-8
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "voxir/json.h"
 
 #include "search/region_extent.h"
+#include "util/json_text.h"
 #include "voxir/error.h"
 #include "voxir/labels.h"
 
@@ -10,12 +11,6 @@ namespace voxir {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
-// Paths and ids may hold bytes that are not UTF-8 (a Latin-1 file name): they are replaced by
-// U+FFFD, where dump() would throw.
-std::string text(const Json& j, int indent) {
-  return j.dump(indent, ' ', false, Json::error_handler_t::replace);
-}
 
 Json volume_entry(const Index& index, std::size_t i) {
   const auto& v = index.volumes()[i];
@@ -75,7 +70,7 @@ std::string search_answer_json(const SearchAnswer& answer, const SearchParams& p
                        {"candidates", t.candidates_ms}, {"aggregate", t.aggregate_ms},
                        {"rerank", t.rerank_ms},       {"localize", t.localize_ms},
                        {"total", t.total_ms}};
-  return text(out, indent);
+  return json_text(out, indent);
 }
 
 std::string index_info_json(const Index& index, std::string_view index_name,
@@ -107,7 +102,7 @@ std::string index_info_json(const Index& index, std::string_view index_name,
     for (std::size_t i = 0; i < index.volumes().size(); ++i) list.push_back(volume_entry(index, i));
     out["volume_list"] = list;
   }
-  return text(out, indent);
+  return json_text(out, indent);
 }
 
 std::string volume_json(const Index& index, std::string_view id, int indent) {
@@ -140,7 +135,7 @@ std::string volume_json(const Index& index, std::string_view id, int indent) {
                         {"options", p->options},
                         {"extents", extents}};
   }
-  return text(out, indent);
+  return json_text(out, indent);
 }
 
 }  // namespace voxir

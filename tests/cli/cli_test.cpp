@@ -15,6 +15,7 @@
 
 #include <array>
 #include <filesystem>
+#include <fstream>
 #include <cstdio>
 #include <limits>
 #include <string>
@@ -193,11 +194,20 @@ TEST(Cli, JsonOutputsNameFilesWhoseNamesAreNotUtf8) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find(replaced), std::string::npos) << r.out;
 
-  r = run_voxir(fmt::format("search --json {} {} --slices 2:4", index, quoted));
+  const auto explained = tmp / "explain";
+  r = run_voxir(fmt::format("search --json {} {} --slices 2:4 --explain {}", index, quoted, explained.string()));
   ASSERT_EQ(r.code, 0) << r.out;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_NE(j["query"]["path"].get<std::string>().find(replaced), std::string::npos);
-  EXPECT_FALSE(j["results"].empty());
+  ASSERT_FALSE(j["results"].empty());
+  // The explanation of the volume with that name gives its path the same way.
+  bool named = false;
+  for (const auto& e : j["explain"]) {
+    std::ifstream in(e["alignment"].get<std::string>());
+    const auto alignment = nlohmann::json::parse(in);
+    named = named || alignment["path"].get<std::string>().find(replaced) != std::string::npos;
+  }
+  EXPECT_TRUE(named) << r.out;
 }
 
 TEST(Cli, IndexBuildInfoSearchAddRemove) {
