@@ -54,7 +54,7 @@ function showSlice (nv, canvas, z) {
 // Label overlays: a volume's label map (GET /api/v1/volumes/{id}/labels, one value per class,
 // listed in the volume's label_values) drawn over its CT while the "labels" box is ticked; the
 // class under the crosshair is named below the viewer. One entry per viewer that may show one.
-const overlays = new Map() // canvas -> { nv, info: volume metadata or null }
+const overlays = new Map() // canvas -> { nv, id, info: volume metadata, null (none), or undefined (not fetched yet) }
 
 // NiiVue looks label colours up in a linearly filtered texture and nudges small values up by 2/256
 // of its width, so with more than 64 labels the background would pick up some of the colour of
@@ -84,6 +84,8 @@ function labelColormap (values) {
 async function applyOverlay (canvas) {
   const o = overlays.get(canvas)
   if (!o) return
+  // A result's metadata (its label map link and values) is fetched the first time labels are shown.
+  if ($('show-labels').checked && o.info === undefined) o.info = await api(`/api/v1/volumes/${encodeURIComponent(o.id)}`)
   const { nv, info } = o
   const show = $('show-labels').checked && info && info.label_map
   if (show && nv.volumes.length === 1) {
@@ -287,7 +289,7 @@ async function showResults (answer) {
     state.viewers.push(nv)
     await nv.loadVolumes([{ url: r.image, name: `${r.volume}.nii.gz`, headers: headers() }])
     showSlice(nv, canvas, Math.round((r.location[0] + r.location[1]) / 2))
-    overlays.set(canvas, { nv, info: await api(`/api/v1/volumes/${encodeURIComponent(r.volume)}`) })
+    overlays.set(canvas, { nv, id: r.volume, info: undefined })
     await applyOverlay(canvas)
     li.dataset.ready = 'true'
   }
